@@ -1,0 +1,78 @@
+package dnspublish
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+)
+
+// Publisher adds and removes DCV records in the zones one backend serves.
+//
+// The caller groups records by zone; every record passed in one call lies in
+// the zone named by the call. Backends that can write several records at once
+// (RFC 2136: one UPDATE message per zone) must do so.
+type Publisher interface {
+	// Name is the configured name of this backend instance ("bind-primary").
+	Name() string
+	// Zones are the zone apexes this backend may write into (canonical names).
+	Zones() []string
+	// Add adds each record's value to its RRset, keeping every other value.
+	// Adding a value that is already present succeeds.
+	Add(ctx context.Context, zone string, recs []Record) (Result, error)
+	// Remove removes exactly each record's value. Removing a value that is
+	// already gone succeeds.
+	Remove(ctx context.Context, zone string, recs []Record) (Result, error)
+}
+
+// Closer is implemented by publishers that hold resources (sockets, a
+// running server). The daemon calls Close on shutdown.
+type Closer interface {
+	Close() error
+}
+
+// Result tells the verifier what it can rely on after a write.
+type Result struct {
+	// Serial is the zone's SOA serial after the change, when the backend
+	// knows it (RFC 2136 reads it back from the primary). A server whose
+	// serial is at least this value must already serve the change. Zero
+	// means unknown.
+	Serial uint32
+}
+
+// ErrNoZone is returned (wrapped) when a name lies outside every configured zone.
+var ErrNoZone = errors.New("name is outside every configured zone")
+
+// Base is what every backend gets from the configuration, whatever its type.
+type Base struct {
+	Name   string   // [[dns]] name
+	Zones  []string // canonical zone apexes
+	Logger *slog.Logger
+	// State gives backends that keep their own data (the embedded server)
+	// durable storage. Nil for backends that do not need it.
+	State RecordStore
+}
+
+// RecordStore is the durable record set the embedded server answers from.
+// The store package implements it.
+type RecordStore interface {
+	// AddRecords inserts the records (idempotent on Key) for backend.
+	AddRecords(ctx context.Context, backend string, recs []Record) error
+	// RemoveRecords deletes exactly these values (absent ones are ignored).
+	RemoveRecords(ctx context.Context, backend string, recs []Record) error
+	// Records lists every record the backend currently serves.
+	Records(ctx context.Context, backend string) ([]Record, error)
+}
+
+// Spec describes one backend type to the configuration loader.
+type Spec struct {
+	// Type is the value of `type` in a [[dns]] table.
+	Type string
+	// Options returns a pointer to a fresh, zero options struct. The [[dns]]
+	// table is decoded into it (toml tags); unknown keys are config errors.
+	// The struct may also have fields for the common keys; they are ignored.
+	Options func() any
+	// Open validates the decoded options and builds the publisher. It must not
+	// do network I/O that can fail because a server is down: the daemon should
+	// start and report the failure per record.
+	Open func(ctx context.Context, base Base, options any) (Publisher, error)
+}

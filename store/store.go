@@ -1,0 +1,121 @@
+// Package store keeps dcvd's state: one row per challenge, moving through the
+// pipeline, plus the records the embedded DNS server answers with.
+//
+// The interface is deliberately narrow so that a PostgreSQL implementation
+// (several dcvd instances sharing one state) can follow the SQLite one.
+// Rows carry a Version; Save is a compare-and-swap on it, so two processes
+// (the daemon and a hook) never overwrite each other's progress.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/dcvd/dcvd/dnspublish"
+)
+
+// State is where a challenge is in the pipeline.
+type State string
+
+const (
+	Discovered State = "discovered" // known; nothing written yet
+	Published  State = "published"  // the backend accepted the record
+	Visible    State = "visible"    // every authoritative server serves it
+	Submitted  State = "submitted"  // the CA was asked to check
+	Validated  State = "validated"  // the CA accepted it; cleanup pending
+	Cleaned    State = "cleaned"    // validated and the record is gone (terminal)
+	Failed     State = "failed"     // given up; Reason says why (terminal once DNS is clean)
+	Expired    State = "expired"    // the CA's value expired first (terminal once DNS is clean)
+)
+
+// Terminal reports whether the pipeline is finished with s (cleanup aside).
+func (s State) Terminal() bool {
+	return s == Cleaned || s == Failed || s == Expired || s == Validated
+}
+
+// DNSState tracks what dcvd may have in a zone for a challenge. It is written
+// before each side effect ("adding", "removing") so that after a crash the
+// next run knows exactly what to finish: re-adding is idempotent, and so is
+// removing.
+type DNSState string
+
+const (
+	DNSNone     DNSState = ""         // nothing was ever written
+	DNSAdding   DNSState = "adding"   // intent stored; the write may or may not have happened
+	DNSPresent  DNSState = "present"  // the backend confirmed the write
+	DNSRemoving DNSState = "removing" // intent to remove stored
+	DNSRemoved  DNSState = "removed"  // the backend confirmed the removal
+)
+
+// Owned reports whether the zone may hold this challenge's record.
+func (d DNSState) Owned() bool { return d == DNSAdding || d == DNSPresent || d == DNSRemoving }
+
+// Challenge is one row.
+type Challenge struct {
+	ID      int64
+	Version int64 // incremented by every Save
+
+	Account string // [[ca]] name, or "hook" for records published by hooks
+	Order   string
+	Name    string
+	Key     string // providers.Challenge.Key(), unique per Account
+	Record  dnspublish.Record
+	Expires time.Time // zero: unknown
+	Ref     string
+
+	Backend string // routed backend name, fixed when the add intent is stored
+	Zone    string // routed zone
+
+	State  State
+	DNS    DNSState
+	Serial uint32 // SOA serial returned by the backend's add, 0 unknown
+
+	Attempts int       // failed tries of the current step
+	NextAt   time.Time // do not work on the row before this (backoff)
+	Reason   string    // last error, or the terminal reason
+
+	Created time.Time
+	Updated time.Time
+}
+
+// Filter selects rows for List. Zero fields match everything.
+type Filter struct {
+	Account string
+	States  []State
+	Name    string
+	Limit   int
+}
+
+// ErrConflict is returned by Save when another process changed a row since
+// it was read (its Version moved). Re-read and decide again.
+var ErrConflict = errors.New("store: row changed concurrently")
+
+// Store is the persistence interface the pipeline, the CLI and the hooks use.
+type Store interface {
+	// Discover inserts the challenges an account discovery returned that are
+	// not known yet (by Account+Key) in state Discovered, and returns how
+	// many were new. Known rows are left alone.
+	Discover(ctx context.Context, rows []Challenge) (int, error)
+	// Insert adds rows unconditionally (hooks), filling ID, Version, Created.
+	Insert(ctx context.Context, rows []*Challenge) error
+	// Work returns rows the pipeline must act on at now: non-terminal rows
+	// whose NextAt has passed, plus terminal rows whose DNS is still Owned.
+	Work(ctx context.Context, now time.Time, limit int) ([]Challenge, error)
+	// List returns rows matching f, newest first.
+	List(ctx context.Context, f Filter) ([]Challenge, error)
+	// Get returns one row by ID.
+	Get(ctx context.Context, id int64) (Challenge, error)
+	// Save writes rows in one transaction, each only if its Version is still
+	// the one read (else ErrConflict and nothing is written), and bumps
+	// Version and Updated on the passed rows.
+	Save(ctx context.Context, rows []*Challenge) error
+	// Holders counts, for each record key, the rows other than except whose
+	// DNS is Owned. A value shared by two challenges is removed only when the
+	// last one is done with it.
+	Holders(ctx context.Context, keys []string, except []int64) (map[string]int, error)
+
+	dnspublish.RecordStore
+
+	Close() error
+}
