@@ -97,7 +97,7 @@ type Base struct {
 	// Domains, when not empty, restricts the account to these names and
 	// their subdomains; everything else is ignored at discovery.
 	Domains []string
-	Logger *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Spec describes one CA type to the configuration loader.
