@@ -1,0 +1,182 @@
+// Package app turns a configuration file into the running parts of dcvd:
+// the store, the DNS publishers and their router, the propagation checker,
+// the CA providers and the pipeline engine. Every command (daemon, run,
+// hooks, status) starts here, so they all read the same config the same way.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/internal/config"
+	"github.com/dcvd/dcvd/internal/registry"
+	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/scheduler"
+	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/sqlite"
+	"github.com/dcvd/dcvd/verify"
+)
+
+// App is an opened configuration.
+type App struct {
+	Config     *config.Config
+	Store      store.Store
+	Router     *dnspublish.Router
+	Publishers []dnspublish.Publisher
+	Checker    *verify.Checker
+	Providers  []providers.Provider
+	Engine     *scheduler.Engine
+	Logger     *slog.Logger
+}
+
+// Options adjusts Open.
+type Options struct {
+	// LogOutput receives the logs (default os.Stderr).
+	LogOutput io.Writer
+	// OnChange is passed to the engine (live progress on a terminal).
+	OnChange func(store.Challenge)
+}
+
+// LoadConfig reads the config at path ("" → $DCVD_CONFIG → the default)
+// with the binary's registry of backends and CAs.
+func LoadConfig(path string) (*config.Config, error) {
+	return config.Load(config.Resolve(path), registry.Registry())
+}
+
+// Open loads the config and builds every part. Nothing talks to a DNS
+// server or a CA yet.
+func Open(ctx context.Context, path string, opts Options) (*App, error) {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	return New(ctx, cfg, opts)
+}
+
+// New builds the parts from a loaded config.
+func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err error) {
+	out := opts.LogOutput
+	if out == nil {
+		out = os.Stderr
+	}
+	a = &App{Config: cfg, Logger: NewLogger(out, cfg.Daemon.LogFormat, cfg.Daemon.LogLevel)}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.Daemon.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state_dir: %w", err)
+	}
+	st, err := sqlite.Open(ctx, cfg.StatePath())
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", cfg.StatePath(), err)
+	}
+	a.Store = st
+
+	for _, d := range cfg.DNS {
+		base := dnspublish.Base{Name: d.Name, Zones: d.Zones, Logger: a.Logger.With("dns", d.Name), State: st}
+		p, err := d.Spec.Open(ctx, base, d.Options)
+		if err != nil {
+			return nil, &config.Error{File: cfg.Path, Line: d.Line, Msg: fmt.Sprintf("[[dns]] %q: %v", d.Name, err)}
+		}
+		a.Publishers = append(a.Publishers, p)
+	}
+	if a.Router, err = dnspublish.NewRouter(a.Publishers...); err != nil {
+		return nil, &config.Error{File: cfg.Path, Msg: err.Error()}
+	}
+	if a.Checker, err = verify.New(VerifyOptions(cfg, a.Logger)); err != nil {
+		return nil, &config.Error{File: cfg.Path, Msg: "[propagation]: " + err.Error()}
+	}
+	var accounts []scheduler.Account
+	for _, ca := range cfg.CAs {
+		base := providers.Base{Name: ca.Name, BaseURL: ca.BaseURL, Method: ca.Method, Domains: ca.Domains, Logger: a.Logger.With("ca", ca.Name)}
+		p, err := ca.Spec.Open(ctx, base, ca.Options)
+		if err != nil {
+			return nil, &config.Error{File: cfg.Path, Line: ca.Line, Msg: fmt.Sprintf("[[ca]] %q: %v", ca.Name, err)}
+		}
+		a.Providers = append(a.Providers, p)
+		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: ca.Spec.Limits})
+	}
+	a.Engine, err = scheduler.New(scheduler.Config{
+		Store:    st,
+		Router:   a.Router,
+		Checker:  a.Checker,
+		Accounts: accounts,
+		Workers:  cfg.Daemon.Workers,
+		Logger:   a.Logger,
+		OnChange: opts.OnChange,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// VerifyOptions maps [propagation] to verify.Options.
+func VerifyOptions(cfg *config.Config, logger *slog.Logger) verify.Options {
+	p := cfg.Propagation
+	o := verify.Options{
+		Mode:         p.Mode,
+		Wait:         p.Wait.D(),
+		Require:      p.Require,
+		Quorum:       p.Quorum,
+		Timeout:      p.Timeout.D(),
+		PollMin:      p.PollMin.D(),
+		PollMax:      p.PollMax.D(),
+		QueryTimeout: p.QueryTimeout.D(),
+		Resolvers:    p.Resolvers,
+		Recursive:    p.Recursive,
+		Logger:       logger,
+	}
+	if len(p.Override) > 0 {
+		o.Overrides = map[string][]string{}
+		for _, ov := range p.Override {
+			o.Overrides[ov.Zone] = ov.Servers
+		}
+	}
+	return o
+}
+
+// Servers returns the publishers that serve DNS themselves (the embedded
+// backend); the daemon, `dcvd run` and the demo start them.
+func (a *App) Servers() []dnspublish.Server {
+	var out []dnspublish.Server
+	for _, p := range a.Publishers {
+		if s, ok := p.(dnspublish.Server); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Close releases everything Open acquired.
+func (a *App) Close() error {
+	var errs []error
+	for _, p := range a.Publishers {
+		if c, ok := p.(dnspublish.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	if a.Store != nil {
+		errs = append(errs, a.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// NewLogger builds the slog logger the config asks for.
+func NewLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	lv.UnmarshalText([]byte(strings.ToUpper(level)))
+	o := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}

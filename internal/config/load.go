@@ -1,0 +1,273 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/miekg/dns"
+	"github.com/robfig/cron/v3"
+)
+
+// Resolve picks the config path: the flag, then $DCVD_CONFIG, then DefaultPath.
+func Resolve(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if env := os.Getenv("DCVD_CONFIG"); env != "" {
+		return env
+	}
+	return DefaultPath
+}
+
+// Load reads, expands, decodes and validates the file at path.
+func Load(path string, reg Registry) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}
+	}
+	return Parse(path, string(raw), reg)
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} with the environment variable NAME. It refuses
+// unset variables and values that would change the TOML structure.
+func expandEnv(file, text string) (string, error) {
+	var firstErr error
+	lines := strings.Split(text, "\n")
+	for i, line := range lines {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		lines[i] = envRef.ReplaceAllStringFunc(line, func(m string) string {
+			name := envRef.FindStringSubmatch(m)[1]
+			v, ok := os.LookupEnv(name)
+			switch {
+			case !ok && firstErr == nil:
+				firstErr = &Error{File: file, Line: i + 1, Msg: fmt.Sprintf("${%s}: environment variable is not set", name)}
+			case strings.ContainsAny(v, "\"\\\n\r") && firstErr == nil:
+				firstErr = &Error{File: file, Line: i + 1, Msg: fmt.Sprintf("${%s}: value contains a quote, backslash or newline; use a *_file key instead", name)}
+			}
+			return v
+		})
+	}
+	return strings.Join(lines, "\n"), firstErr
+}
+
+type rawConfig struct {
+	Daemon      Daemon           `toml:"daemon"`
+	Propagation Propagation      `toml:"propagation"`
+	CA          []toml.Primitive `toml:"ca"`
+	DNS         []toml.Primitive `toml:"dns"`
+}
+
+// Parse is Load on text already read; path is used in messages.
+func Parse(path, text string, reg Registry) (*Config, error) {
+	text, err := expandEnv(path, text)
+	if err != nil {
+		return nil, err
+	}
+	var raw rawConfig
+	md, err := toml.Decode(text, &raw)
+	if err != nil {
+		return nil, decodeError(path, err)
+	}
+	cfg := &Config{Path: path, Daemon: raw.Daemon, Propagation: raw.Propagation}
+	lines := newLineIndex(text)
+
+	for i, prim := range raw.CA {
+		line := lines.tableLine("ca", i)
+		var ca CA
+		if err := md.PrimitiveDecode(prim, &ca); err != nil {
+			return nil, decodeErrorAt(path, line, err)
+		}
+		ca.Line = line
+		spec, ok := reg.CA[ca.Type]
+		if !ok {
+			return nil, &Error{File: path, Line: line, Msg: fmt.Sprintf("[[ca]] type %q: unknown (known: %s)", ca.Type, keys(reg.CA))}
+		}
+		ca.Spec = spec
+		ca.Options = spec.Options()
+		if err := md.PrimitiveDecode(prim, ca.Options); err != nil {
+			return nil, decodeErrorAt(path, line, err)
+		}
+		cfg.CAs = append(cfg.CAs, ca)
+	}
+	for i, prim := range raw.DNS {
+		line := lines.tableLine("dns", i)
+		var d DNS
+		if err := md.PrimitiveDecode(prim, &d); err != nil {
+			return nil, decodeErrorAt(path, line, err)
+		}
+		d.Line = line
+		spec, ok := reg.DNS[d.Type]
+		if !ok {
+			return nil, &Error{File: path, Line: line, Msg: fmt.Sprintf("[[dns]] type %q: unknown (known: %s)", d.Type, keys(reg.DNS))}
+		}
+		d.Spec = spec
+		d.Options = spec.Options()
+		if err := md.PrimitiveDecode(prim, d.Options); err != nil {
+			return nil, decodeErrorAt(path, line, err)
+		}
+		cfg.DNS = append(cfg.DNS, d)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		return nil, &Error{File: path, Line: lines.keyLine(k), Msg: fmt.Sprintf("unknown key %q", k.String())}
+	}
+	cfg.Daemon.defaults()
+	cfg.Propagation.defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (c *Config) validate() error {
+	fail := func(line int, format string, a ...any) error {
+		return &Error{File: c.Path, Line: line, Msg: fmt.Sprintf(format, a...)}
+	}
+	switch c.Daemon.LogFormat {
+	case "text", "json":
+	default:
+		return fail(0, "daemon.log_format %q: want \"text\" or \"json\"", c.Daemon.LogFormat)
+	}
+	switch c.Daemon.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fail(0, "daemon.log_level %q: want debug, info, warn or error", c.Daemon.LogLevel)
+	}
+	if c.Daemon.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Daemon.Listen); err != nil {
+			return fail(0, "daemon.listen %q: %v", c.Daemon.Listen, err)
+		}
+	}
+	if c.Daemon.Workers < 1 {
+		return fail(0, "daemon.workers must be at least 1")
+	}
+	p := c.Propagation
+	switch p.Mode {
+	case "authoritative", "wait":
+	default:
+		return fail(0, "propagation.mode %q: want \"authoritative\" or \"wait\"", p.Mode)
+	}
+	switch p.Require {
+	case "all":
+	case "quorum":
+		if p.Quorum < 1 {
+			return fail(0, "propagation.require = \"quorum\" needs propagation.quorum >= 1")
+		}
+	default:
+		return fail(0, "propagation.require %q: want \"all\" or \"quorum\"", p.Require)
+	}
+	for _, list := range [][]string{p.Resolvers, p.Recursive} {
+		for _, a := range list {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return fail(0, "propagation: resolver %q: want host:port", a)
+			}
+		}
+	}
+	for _, o := range p.Override {
+		if _, ok := dns.IsDomainName(o.Zone); !ok || o.Zone == "" {
+			return fail(0, "propagation.override zone %q: not a domain name", o.Zone)
+		}
+		if len(o.Servers) == 0 {
+			return fail(0, "propagation.override zone %q: no servers", o.Zone)
+		}
+		for _, a := range o.Servers {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return fail(0, "propagation.override zone %q: server %q: want host:port", o.Zone, a)
+			}
+		}
+	}
+	names := map[string]bool{}
+	for i := range c.CAs {
+		ca := &c.CAs[i]
+		if ca.Name == "" {
+			return fail(ca.Line, "[[ca]]: name is required")
+		}
+		if names["ca:"+ca.Name] {
+			return fail(ca.Line, "[[ca]] name %q is used twice", ca.Name)
+		}
+		names["ca:"+ca.Name] = true
+		if ca.Schedule == "" {
+			ca.Schedule = "*/5 * * * *"
+		}
+		if _, err := cron.ParseStandard(ca.Schedule); err != nil {
+			return fail(ca.Line, "[[ca]] %q schedule %q: %v", ca.Name, ca.Schedule, err)
+		}
+		switch ca.Method {
+		case "":
+			ca.Method = "dns-txt"
+		case "dns-txt", "dns-cname":
+		default:
+			return fail(ca.Line, "[[ca]] %q method %q: want \"dns-txt\" or \"dns-cname\"", ca.Name, ca.Method)
+		}
+		for j, d := range ca.Domains {
+			if _, ok := dns.IsDomainName(d); !ok || d == "" {
+				return fail(ca.Line, "[[ca]] %q domains: %q is not a domain name", ca.Name, d)
+			}
+			ca.Domains[j] = dns.CanonicalName(d)
+		}
+	}
+	for i := range c.DNS {
+		d := &c.DNS[i]
+		if d.Name == "" {
+			return fail(d.Line, "[[dns]]: name is required")
+		}
+		if names["dns:"+d.Name] {
+			return fail(d.Line, "[[dns]] name %q is used twice", d.Name)
+		}
+		names["dns:"+d.Name] = true
+		if len(d.Zones) == 0 {
+			return fail(d.Line, "[[dns]] %q: zones is empty", d.Name)
+		}
+		for j, z := range d.Zones {
+			if _, ok := dns.IsDomainName(z); !ok || z == "" || z == "." {
+				return fail(d.Line, "[[dns]] %q zones: %q is not a zone name", d.Name, z)
+			}
+			d.Zones[j] = dns.CanonicalName(z)
+		}
+	}
+	return nil
+}
+
+func decodeError(path string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return &Error{File: path, Line: pe.Position.Line, Msg: pe.Message}
+	}
+	return decodeErrorAt(path, 0, err)
+}
+
+var lineInMsg = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
+
+func decodeErrorAt(path string, line int, err error) error {
+	msg := err.Error()
+	if m := lineInMsg.FindStringSubmatch(msg); m != nil {
+		fmt.Sscan(m[1], &line)
+		msg = m[3]
+		if m[2] != "" {
+			msg = m[2] + ": " + msg
+		}
+	}
+	msg = strings.TrimPrefix(msg, "toml: ")
+	return &Error{File: path, Line: line, Msg: msg}
+}
+
+func keys[V any](m map[string]V) string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	sortStrings(out)
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,34 @@
+// Package registry is the one place that lists every DNS backend and CA the
+// dcvd binary is built with. Adding a backend or a CA is one new folder plus
+// one line here.
+package registry
+
+import (
+	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/dnspublish/embedded"
+	"github.com/dcvd/dcvd/dnspublish/rfc2136"
+	"github.com/dcvd/dcvd/internal/config"
+	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/providers/digicert"
+)
+
+// Registry returns the backend and CA types known to this binary.
+func Registry() config.Registry {
+	return config.Registry{
+		DNS: index(func(s dnspublish.Spec) string { return s.Type },
+			rfc2136.Spec(),
+			embedded.Spec(),
+		),
+		CA: index(func(s providers.Spec) string { return s.Type },
+			digicert.Spec(),
+		),
+	}
+}
+
+func index[S any](key func(S) string, specs ...S) map[string]S {
+	m := make(map[string]S, len(specs))
+	for _, s := range specs {
+		m[key(s)] = s
+	}
+	return m
+}
