@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dcvd/dcvd/internal/dnsutil"
 )
 
 // Binary returns the path of a server binary, looking in PATH and in
@@ -60,29 +62,9 @@ func FreePort(t testing.TB, host string) int {
 }
 
 // WaitSOA polls addr for the SOA of zone until it answers authoritatively or
-// the deadline passes.
+// ctx ends.
 func WaitSOA(ctx context.Context, addr, zone string) error {
-	c := &dns.Client{Timeout: 300 * time.Millisecond}
-	m := new(dns.Msg)
-	m.SetQuestion(dns.Fqdn(zone), dns.TypeSOA)
-	m.RecursionDesired = false
-	var last error
-	for {
-		r, _, err := c.ExchangeContext(ctx, m, addr)
-		if err == nil && r.Rcode == dns.RcodeSuccess && r.Authoritative && len(r.Answer) > 0 {
-			return nil
-		}
-		if err != nil {
-			last = err
-		} else {
-			last = fmt.Errorf("rcode %s aa=%v answers=%d", dns.RcodeToString[r.Rcode], r.Authoritative, len(r.Answer))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for SOA %s at %s: %v (last: %v)", zone, addr, ctx.Err(), last)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return dnsutil.WaitSOA(ctx, addr, zone)
 }
 
 // AXFR transfers zone from addr (TSIG-signed when key is not nil).
