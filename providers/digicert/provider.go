@@ -1,0 +1,378 @@
+package digicert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/dcvd/dcvd/providers"
+)
+
+// Provider is one DigiCert CertCentral account (API key).
+type Provider struct {
+	name    string
+	client  *Client
+	set     *settings
+	domains []string
+	log     *slog.Logger
+}
+
+var _ providers.Provider = (*Provider)(nil)
+
+// Open validates the options, reads the API key and builds the provider. It
+// does no network I/O.
+func Open(ctx context.Context, base providers.Base, o *Options) (*Provider, error) {
+	s, err := o.validate(base)
+	if err != nil {
+		return nil, fmt.Errorf("digicert %q: %w", base.Name, err)
+	}
+	key, err := s.key.Read()
+	if err != nil {
+		return nil, fmt.Errorf("digicert %q: %w", base.Name, err)
+	}
+	log := base.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("ca", base.Name)
+	opts := append([]ClientOption{WithLogger(log)}, s.clientOpts...)
+	return &Provider{
+		name:    base.Name,
+		client:  NewClient(s.baseURL, key, opts...),
+		set:     s,
+		domains: base.Domains,
+		log:     log,
+	}, nil
+}
+
+// Name is the configured account name.
+func (p *Provider) Name() string { return p.name }
+
+// Client returns the provider's API client (the CLI's digicert commands
+// share its key and rate limiters).
+func (p *Provider) Client() *Client { return p.client }
+
+// Discover lists every pending order, and for each name still waiting on
+// DCV returns the record that proves control of it.
+//
+// Orders on email DCV are switched to the configured DNS method when
+// switch_email_orders is on (the default) and skipped otherwise. Orders on
+// a non-DNS method (http-token) are skipped. A failure on one order is
+// logged and the others go on; a failure to list orders is returned.
+func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) {
+	orders, err := p.client.AllOrders(ctx, "pending", p.set.pageSize)
+	if err != nil {
+		return nil, fmt.Errorf("digicert %q: list pending orders: %w", p.name, err)
+	}
+	var out []providers.Challenge
+	var failed []error
+	for _, o := range orders {
+		chs, err := p.discoverOrder(ctx, o)
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, err
+			}
+			// Credentials that stop working fail the whole pass.
+			if sc := StatusCode(err); sc == http.StatusUnauthorized {
+				return out, err
+			}
+			p.log.Warn("digicert order skipped", "order", o.ID.String(), "err", err)
+			failed = append(failed, err)
+			continue
+		}
+		out = append(out, chs...)
+	}
+	if len(orders) > 0 && len(failed) == len(orders) {
+		return out, fmt.Errorf("digicert %q: every pending order failed: %w", p.name, errors.Join(failed...))
+	}
+	return out, nil
+}
+
+// discoverOrder returns the challenges of one pending order.
+func (p *Provider) discoverOrder(ctx context.Context, o Order) ([]providers.Challenge, error) {
+	id := o.ID.String()
+	v, err := p.client.OrderValidation(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("order %s: validation status: %w", id, err)
+	}
+	if s := v.OrderStatus; s != "" && s != "pending" {
+		return nil, nil
+	}
+	names := pendingNames(o, v, p.log)
+	var todo []NameValidation
+	for _, nv := range names {
+		if inDomains(nv.NameScope, p.domains) {
+			todo = append(todo, nv)
+		}
+	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	method := strings.ToLower(v.OrderDCVMethod)
+	if method == "" {
+		method = strings.ToLower(o.DCVMethod)
+	}
+	var rv *RandomValue
+	switch method {
+	case MethodTXT, MethodCNAME:
+	case MethodEmail, "":
+		if !p.set.switchMail {
+			p.log.Info("digicert order uses email DCV; switch_email_orders is off", "order", id)
+			return nil, nil
+		}
+		rv, err = p.client.SetOrderDCVMethod(ctx, id, p.set.method)
+		if err != nil {
+			return nil, fmt.Errorf("order %s: switch DCV method to %s: %w", id, p.set.method, err)
+		}
+		p.log.Info("digicert order switched from email DCV", "order", id, "method", p.set.method)
+		method = p.set.method
+	default:
+		p.log.Info("digicert order uses a non-DNS DCV method; skipped", "order", id, "method", method)
+		return nil, nil
+	}
+	if rv == nil {
+		rv, err = p.client.RandomValue(ctx, id)
+		if err != nil {
+			switch StatusCode(err) {
+			case http.StatusBadRequest, http.StatusNotFound, http.StatusConflict:
+				// Nothing to hand out: usually every name is validated already.
+				p.log.Debug("digicert order has no random value; skipped", "order", id, "err", err)
+				return nil, nil
+			}
+			return nil, fmt.Errorf("order %s: random value: %w", id, err)
+		}
+	}
+	if rv.DCVRandomValue == "" {
+		return nil, fmt.Errorf("order %s: DigiCert returned an empty random value", id)
+	}
+	exp := rv.Expires()
+	seen := map[string]bool{}
+	var out []providers.Challenge
+	for _, nv := range todo {
+		name := baseName(nv.NameScope)
+		rec := p.set.recordFor(method, name, rv.DCVRandomValue)
+		if seen[name+"|"+rec.Key()] {
+			continue
+		}
+		seen[name+"|"+rec.Key()] = true
+		out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, Expires: exp, Ref: nv.DomainID.String()})
+	}
+	return out, nil
+}
+
+// pendingNames returns the entries of v that still need DCV, one per
+// validated name (wildcards reduced to their base, duplicates merged). An
+// entry without name_scope stands for each of its dns_names. When DigiCert
+// lists no entries at all, the order's common name and SANs are used.
+func pendingNames(o Order, v *OrderValidation, log *slog.Logger) []NameValidation {
+	var out []NameValidation
+	seen := map[string]bool{}
+	add := func(nv NameValidation, name string) {
+		name = baseName(name)
+		if name == "" || seen[name] {
+			return
+		}
+		seen[name] = true
+		nv.NameScope = name
+		out = append(out, nv)
+	}
+	approved := map[string]bool{}
+	for _, nv := range v.DNSNameValidations {
+		if nameStatus(nv.Status, log) == providers.Validated {
+			approved[baseName(nv.NameScope)] = true
+			for _, n := range nv.DNSNames {
+				approved[baseName(n)] = true
+			}
+		}
+	}
+	for _, nv := range v.DNSNameValidations {
+		if nameStatus(nv.Status, log) == providers.Validated {
+			continue
+		}
+		switch {
+		case nv.NameScope != "":
+			add(nv, nv.NameScope)
+		case nv.DNSName != "":
+			add(nv, nv.DNSName)
+		default:
+			for _, n := range nv.DNSNames {
+				add(nv, n)
+			}
+		}
+	}
+	if len(v.DNSNameValidations) == 0 {
+		names := append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...)
+		for _, n := range names {
+			if !approved[baseName(n)] {
+				add(NameValidation{Status: "pending"}, n)
+			}
+		}
+	}
+	return out
+}
+
+// nameStatus maps a dns_name_validations status. Only "approved" is
+// documented; every other value is treated as pending (unknown ones are
+// logged once per call so they can be added).
+func nameStatus(s string, log *slog.Logger) providers.Status {
+	switch strings.ToLower(s) {
+	case "approved", "active", "complete", "completed", "valid", "validated":
+		return providers.Validated
+	case "", "pending", "not_validated", "awaiting", "in_progress", "submitted":
+		return providers.Pending
+	}
+	if log != nil {
+		log.Info("digicert: unknown name validation status, treated as pending", "status", s)
+	}
+	return providers.Pending
+}
+
+// orderFailed returns a reason when an order status means DigiCert will not
+// validate its names any more.
+func orderFailed(status string) (string, bool) {
+	switch strings.ToLower(status) {
+	case "canceled", "cancelled", "rejected", "revoked", "expired", "denied":
+		return "order " + strings.ToLower(status), true
+	}
+	return "", false
+}
+
+// Submit asks DigiCert to check the order's DCV now (check-dcv) and maps the
+// answer to one Outcome per challenge:
+//
+//   - 400 invalid_dns_txt: the names DigiCert has approved are Validated,
+//     the others NotVisible with DigiCert's message;
+//   - 200 with order_status "issued": all Validated;
+//   - 200 with dns_name_validations: "approved" names Validated, others Pending;
+//   - 200 in the legacy shape (no per-name list): the validation endpoint decides;
+//   - another 4xx (invalid_dns_method, order not pending): the validation
+//     endpoint decides whether the order is done, failed or still pending;
+//     if it cannot tell, the error is returned.
+func (p *Provider) Submit(ctx context.Context, order string, chs []providers.Challenge) ([]providers.Outcome, error) {
+	res, err := p.client.CheckDCV(ctx, order)
+	if err != nil {
+		var apiErr *Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode >= 500 || apiErr.StatusCode == http.StatusUnauthorized ||
+			apiErr.StatusCode == http.StatusForbidden || apiErr.StatusCode == http.StatusTooManyRequests {
+			return nil, fmt.Errorf("digicert %q: check-dcv order %s: %w", p.name, order, err)
+		}
+		if apiErr.Has("invalid_dns_txt") {
+			outs := make([]providers.Outcome, len(chs))
+			for i := range outs {
+				outs[i] = providers.Outcome{Status: providers.NotVisible, Reason: apiErr.Message()}
+			}
+			if v, perr := p.client.OrderValidation(ctx, order); perr == nil {
+				for i, o := range p.outcomes(v, chs) {
+					if o.Status == providers.Validated || o.Status == providers.Failed {
+						outs[i] = o
+					}
+				}
+			}
+			return outs, nil
+		}
+		if apiErr.Has("invalid_dns_method") {
+			reason := "order does not use a DNS DCV method: " + apiErr.Message()
+			outs := make([]providers.Outcome, len(chs))
+			for i := range outs {
+				outs[i] = providers.Outcome{Status: providers.Failed, Reason: reason}
+			}
+			return outs, nil
+		}
+		v, perr := p.client.OrderValidation(ctx, order)
+		if perr != nil {
+			return nil, fmt.Errorf("digicert %q: check-dcv order %s: %w", p.name, order, err)
+		}
+		outs := p.outcomes(v, chs)
+		if decided(outs) {
+			return outs, nil
+		}
+		return nil, fmt.Errorf("digicert %q: check-dcv order %s: %w", p.name, order, err)
+	}
+	if strings.EqualFold(res.OrderStatus, "issued") {
+		return all(chs, providers.Outcome{Status: providers.Validated}), nil
+	}
+	if reason, ok := orderFailed(res.OrderStatus); ok {
+		return all(chs, providers.Outcome{Status: providers.Failed, Reason: reason}), nil
+	}
+	if len(res.DNSNameValidations) == 0 {
+		return p.Poll(ctx, order, chs)
+	}
+	var v OrderValidation
+	for _, d := range res.DNSNameValidations {
+		v.DNSNameValidations = append(v.DNSNameValidations, NameValidation{DNSName: d.DNSName, Status: d.Status})
+	}
+	return p.outcomes(&v, chs), nil
+}
+
+// Poll reads the order's validation state without triggering a check.
+func (p *Provider) Poll(ctx context.Context, order string, chs []providers.Challenge) ([]providers.Outcome, error) {
+	v, err := p.client.OrderValidation(ctx, order)
+	if err != nil {
+		if StatusCode(err) == http.StatusNotFound {
+			return all(chs, providers.Outcome{Status: providers.Failed, Reason: "order not found: " + err.Error()}), nil
+		}
+		return nil, fmt.Errorf("digicert %q: poll order %s: %w", p.name, order, err)
+	}
+	return p.outcomes(v, chs), nil
+}
+
+// outcomes maps a validation response onto chs.
+func (p *Provider) outcomes(v *OrderValidation, chs []providers.Challenge) []providers.Outcome {
+	if strings.EqualFold(v.OrderStatus, "issued") {
+		return all(chs, providers.Outcome{Status: providers.Validated})
+	}
+	if reason, ok := orderFailed(v.OrderStatus); ok {
+		return all(chs, providers.Outcome{Status: providers.Failed, Reason: reason})
+	}
+	status := map[string]providers.Status{}
+	allApproved := len(v.DNSNameValidations) > 0
+	for _, nv := range v.DNSNameValidations {
+		st := nameStatus(nv.Status, p.log)
+		if st != providers.Validated {
+			allApproved = false
+		}
+		names := append([]string{nv.NameScope, nv.DNSName}, nv.DNSNames...)
+		for _, n := range names {
+			if n = baseName(n); n == "" {
+				continue
+			}
+			if prev, ok := status[n]; !ok || prev == providers.Validated {
+				status[n] = st // a pending entry wins over an approved one
+			}
+		}
+	}
+	outs := make([]providers.Outcome, len(chs))
+	for i, ch := range chs {
+		st, ok := status[baseName(ch.Name)]
+		switch {
+		case ok:
+			outs[i] = providers.Outcome{Status: st}
+		case allApproved:
+			outs[i] = providers.Outcome{Status: providers.Validated}
+		default:
+			outs[i] = providers.Outcome{Status: providers.Pending}
+		}
+	}
+	return outs
+}
+
+func all(chs []providers.Challenge, o providers.Outcome) []providers.Outcome {
+	outs := make([]providers.Outcome, len(chs))
+	for i := range outs {
+		outs[i] = o
+	}
+	return outs
+}
+
+// decided reports whether every outcome is terminal.
+func decided(outs []providers.Outcome) bool {
+	for _, o := range outs {
+		if o.Status != providers.Validated && o.Status != providers.Failed {
+			return false
+		}
+	}
+	return len(outs) > 0
+}

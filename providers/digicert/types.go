@@ -1,0 +1,295 @@
+package digicert
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ID is a DigiCert identifier. Most responses send IDs as JSON numbers, the
+// order validation endpoint sends them as strings; ID accepts both (and
+// null) and keeps the decimal text.
+type ID string
+
+// UnmarshalJSON accepts 123, "123" and null.
+func (id *ID) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*id = ""
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*id = ID(strings.TrimSpace(s))
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("id: want number or string, got %s", b)
+		}
+		*id = ID(n.String())
+	}
+	return nil
+}
+
+// String returns the decimal text.
+func (id ID) String() string { return string(id) }
+
+// Int returns the ID as an integer (0 when it is not one).
+func (id ID) Int() int64 {
+	n, _ := strconv.ParseInt(string(id), 10, 64)
+	return n
+}
+
+// FlexString decodes a JSON string, number or bool as text. DigiCert types
+// some string fields as int in its docs (the domain token) and some flags as
+// "1" strings; this reads whatever arrives.
+type FlexString string
+
+// UnmarshalJSON accepts any scalar.
+func (f *FlexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*f = ""
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = FlexString(s)
+		return nil
+	}
+	if len(b) > 0 && (b[0] == '{' || b[0] == '[') {
+		return fmt.Errorf("want a scalar, got %.40s", b)
+	}
+	*f = FlexString(b)
+	return nil
+}
+
+// Page is the paging object of list responses.
+type Page struct {
+	Total  int `json:"total"`
+	Limit  int `json:"limit"`
+	Offset int `json:"offset"`
+}
+
+// Order is one entry of the list-orders response (and the order-info
+// response, which carries more fields).
+type Order struct {
+	ID          ID     `json:"id"`
+	Status      string `json:"status"`
+	DateCreated string `json:"date_created,omitempty"`
+	Certificate struct {
+		ID         ID       `json:"id"`
+		CommonName string   `json:"common_name"`
+		DNSNames   []string `json:"dns_names"`
+		ValidTill  string   `json:"valid_till,omitempty"`
+	} `json:"certificate"`
+	Product struct {
+		NameID string `json:"name_id"`
+		Name   string `json:"name"`
+		Type   string `json:"type"`
+	} `json:"product"`
+	// DCVMethod is read from order info by public client code; it is not
+	// documented on the list response. Empty when absent.
+	DCVMethod      string `json:"dcv_method,omitempty"`
+	DCVRandomValue string `json:"dcv_random_value,omitempty"`
+}
+
+// OrderList is the list-orders response.
+type OrderList struct {
+	Orders []Order `json:"orders"`
+	Page   Page    `json:"page"`
+}
+
+// NameValidation is one entry of dns_name_validations in the order
+// validation response.
+type NameValidation struct {
+	DomainID               ID       `json:"domain_id"`
+	NameScope              string   `json:"name_scope"`
+	ApprovalScope          string   `json:"approval_scope,omitempty"`
+	Status                 string   `json:"status"`
+	Method                 string   `json:"method"`
+	DNSNames               []string `json:"dns_names"`
+	ApprovalExpirationDate string   `json:"approval_expiration_date,omitempty"`
+	// DNSName appears in check-dcv responses instead of name_scope.
+	DNSName string `json:"dns_name,omitempty"`
+}
+
+// OrderValidation is the response of GET /order/certificate/{id}/validation.
+type OrderValidation struct {
+	OrderID                 ID               `json:"order_id"`
+	OrderStatus             string           `json:"order_status"`
+	OrderNameScope          string           `json:"order_name_scope"`
+	OrderDCVMethod          string           `json:"order_dcv_method"`
+	OrganizationID          ID               `json:"organization_id"`
+	OrganizationName        string           `json:"organization_name,omitempty"`
+	OrganizationValidations []map[string]any `json:"organization_validations,omitempty"`
+	DNSNameValidations      []NameValidation `json:"dns_name_validations"`
+}
+
+// RandomValue is the order random value (dcv-random-value and the response of
+// a switch to a token method).
+type RandomValue struct {
+	DCVRandomValue string `json:"dcv_random_value"`
+	ExpirationDate string `json:"expiration_date"`
+}
+
+// Expires parses ExpirationDate (zero when absent or unparsable).
+func (r RandomValue) Expires() time.Time { return parseTime(r.ExpirationDate) }
+
+// CheckDCVResult is the 200 response of check-dcv. The legacy docs show it
+// without DNSNameValidations.
+type CheckDCVResult struct {
+	OrderStatus        string `json:"order_status"`
+	CertificateID      ID     `json:"certificate_id"`
+	DCVStatus          string `json:"dcv_status"`
+	DNSNameValidations []struct {
+		DNSName string `json:"dns_name"`
+		Status  string `json:"status"`
+	} `json:"dns_name_validations"`
+}
+
+// DCVToken is a domain's DCV random value.
+type DCVToken struct {
+	Token             FlexString `json:"token"`
+	Status            string     `json:"status,omitempty"`
+	ExpirationDate    string     `json:"expiration_date,omitempty"`
+	VerificationValue string     `json:"verification_value,omitempty"`
+	HTTPTokenURL      string     `json:"http_token_url,omitempty"`
+}
+
+// DomainValidation is one entry of a domain's validations list.
+type DomainValidation struct {
+	Type           string `json:"type"`
+	Name           string `json:"name,omitempty"`
+	Description    string `json:"description,omitempty"`
+	DateCreated    string `json:"date_created,omitempty"`
+	ValidatedUntil string `json:"validated_until,omitempty"`
+	Status         string `json:"status"`
+	DCVStatus      string `json:"dcv_status,omitempty"`
+	OrgStatus      string `json:"org_status,omitempty"`
+}
+
+// Domain is the domain-info response (GET /domain/{id}).
+type Domain struct {
+	ID                    ID                 `json:"id"`
+	Name                  string             `json:"name"`
+	IsActive              bool               `json:"is_active"`
+	Status                string             `json:"status,omitempty"`
+	IsPendingValidation   bool               `json:"is_pending_validation"`
+	DCVMethod             string             `json:"dcv_method,omitempty"`
+	DCVToken              *DCVToken          `json:"dcv_token,omitempty"`
+	DCVApprovalDatetime   string             `json:"dcv_approval_datetime,omitempty"`
+	DCVExpirationDatetime string             `json:"dcv_expiration_datetime,omitempty"`
+	Validations           []DomainValidation `json:"validations,omitempty"`
+}
+
+// ValidationEmails is the email part of a domain method change to email
+// (current docs); legacy responses send {} instead.
+type ValidationEmails struct {
+	NameScope  string   `json:"name_scope,omitempty"`
+	BaseEmails []string `json:"base_emails,omitempty"`
+	// WhoisEmails and DNSTXTEmails are further lists some responses carry.
+	WhoisEmails  []string `json:"whois_emails,omitempty"`
+	DNSTXTEmails []string `json:"dns_txt_emails,omitempty"`
+}
+
+// All returns every address, de-duplicated, in order.
+func (v *ValidationEmails) All() []string {
+	if v == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range [][]string{v.BaseEmails, v.WhoisEmails, v.DNSTXTEmails} {
+		for _, e := range l {
+			if !seen[e] {
+				seen[e] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// DCVMethodResult is what a domain DCV method change returned: a token for
+// the token methods, validation emails for email, nothing when the method
+// did not change.
+type DCVMethodResult struct {
+	DCVToken         *DCVToken         `json:"dcv_token,omitempty"`
+	ValidationEmails *ValidationEmails `json:"validation_emails,omitempty"`
+}
+
+// String describes the result for a terminal: the token and where it goes,
+// or the validation emails, or that nothing changed.
+func (r DCVMethodResult) String() string {
+	var parts []string
+	if t := r.DCVToken; t != nil {
+		parts = append(parts, "token "+string(t.Token))
+		if t.VerificationValue != "" {
+			parts = append(parts, "verification value "+t.VerificationValue)
+		}
+		if t.Status != "" {
+			parts = append(parts, "status "+t.Status)
+		}
+		if t.ExpirationDate != "" {
+			parts = append(parts, "expires "+t.ExpirationDate)
+		}
+		if t.HTTPTokenURL != "" {
+			parts = append(parts, "url "+t.HTTPTokenURL)
+		}
+	}
+	if e := r.ValidationEmails.All(); len(e) > 0 {
+		parts = append(parts, "validation emails "+strings.Join(e, ", "))
+	}
+	if len(parts) == 0 {
+		return "no change (DigiCert returned no token or emails)"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// DomainToken is the response of POST /domain/{id}/dcv/token.
+type DomainToken struct {
+	Token          FlexString `json:"token"`
+	ExpirationDate string     `json:"expiration_date,omitempty"`
+	HTTPTokenURL   string     `json:"http_token_url,omitempty"`
+}
+
+// DomainCheck is the 200 response of PUT /domain/{id}/dcv/validate-token:
+// legacy {"token": ..., "status": "active"}, current {"status": "active"}.
+type DomainCheck struct {
+	Token  FlexString `json:"token,omitempty"`
+	Status string     `json:"status"`
+}
+
+// User is the part of GET /user/me dcvd reads (to explain 403s).
+type User struct {
+	ID          ID     `json:"id"`
+	Username    string `json:"username"`
+	Email       string `json:"email,omitempty"`
+	AccessRoles []struct {
+		ID   ID     `json:"id"`
+		Name string `json:"name"`
+	} `json:"access_roles"`
+}
+
+// parseTime reads ISO 8601 timestamps and the legacy YYYY-MM-DD dates.
+func parseTime(s string) time.Time {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05Z0700", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
