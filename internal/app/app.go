@@ -81,8 +81,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 	a.Store = st
 
 	for _, d := range cfg.DNS {
-		base := dnspublish.Base{Name: d.Name, Zones: d.Zones, Logger: a.Logger.With("dns", d.Name), State: st}
-		p, err := d.Spec.Open(ctx, base, d.Options)
+		p, err := d.Spec.Open(ctx, PublisherBase(d, a.Logger, st), d.Options)
 		if err != nil {
 			return nil, &config.Error{File: cfg.Path, Line: d.Line, Msg: fmt.Sprintf("[[dns]] %q: %v", d.Name, err)}
 		}
@@ -96,8 +95,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 	}
 	var accounts []scheduler.Account
 	for _, ca := range cfg.CAs {
-		base := providers.Base{Name: ca.Name, BaseURL: ca.BaseURL, Method: ca.Method, Domains: ca.Domains, Logger: a.Logger.With("ca", ca.Name)}
-		p, err := ca.Spec.Open(ctx, base, ca.Options)
+		p, err := ca.Spec.Open(ctx, ProviderBase(ca, a.Logger), ca.Options)
 		if err != nil {
 			return nil, &config.Error{File: cfg.Path, Line: ca.Line, Msg: fmt.Sprintf("[[ca]] %q: %v", ca.Name, err)}
 		}
@@ -117,6 +115,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 		return nil, err
 	}
 	return a, nil
+}
+
+// PublisherBase is what a [[dns]] backend gets besides its own options.
+func PublisherBase(d config.DNS, logger *slog.Logger, state dnspublish.RecordStore) dnspublish.Base {
+	return dnspublish.Base{Name: d.Name, Zones: d.Zones, Logger: logger.With("dns", d.Name), State: state}
+}
+
+// ProviderBase is what a [[ca]] provider gets besides its own options.
+func ProviderBase(ca config.CA, logger *slog.Logger) providers.Base {
+	return providers.Base{Name: ca.Name, BaseURL: ca.BaseURL, Method: ca.Method, Domains: ca.Domains, Logger: logger.With("ca", ca.Name)}
 }
 
 // VerifyOptions maps [propagation] to verify.Options.
