@@ -91,6 +91,9 @@ type Filter struct {
 // it was read (its Version moved). Re-read and decide again.
 var ErrConflict = errors.New("store: row changed concurrently")
 
+// ErrNotFound is returned (wrapped) by Get for an unknown ID.
+var ErrNotFound = errors.New("store: no such challenge")
+
 // Store is the persistence interface the pipeline, the CLI and the hooks use.
 type Store interface {
 	// Discover inserts the challenges an account discovery returned that are
@@ -110,9 +113,12 @@ type Store interface {
 	// the one read (else ErrConflict and nothing is written), and bumps
 	// Version and Updated on the passed rows.
 	Save(ctx context.Context, rows []*Challenge) error
-	// Holders counts, for each record key, the rows other than except whose
-	// DNS is Owned. A value shared by two challenges is removed only when the
-	// last one is done with it.
+	// Holders counts, for each record key (dnspublish.Record.Key), the rows
+	// other than except whose DNS is DNSAdding or DNSPresent. A value shared
+	// by two challenges is removed only when the last one is done with it.
+	// A row in DNSRemoving has already given the value up: two rows removing
+	// a shared value at the same time must both remove it (idempotent), not
+	// each leave it to the other.
 	Holders(ctx context.Context, keys []string, except []int64) (map[string]int, error)
 
 	dnspublish.RecordStore

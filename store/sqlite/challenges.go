@@ -1,0 +1,347 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/store"
+)
+
+const columns = `id, version, account, order_id, name, key, rec_fqdn, rec_type, rec_value, rec_ttl,
+	rec_keyauth, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason, created, updated`
+
+const insertSQL = `INSERT INTO challenges (version, account, order_id, name, key, rec_fqdn, rec_type,
+	rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
+	next_at, reason, created, updated)
+	VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const updateSQL = `UPDATE challenges SET version = version + 1, account = ?, order_id = ?, name = ?,
+	key = ?, rec_fqdn = ?, rec_type = ?, rec_value = ?, rec_ttl = ?, rec_keyauth = ?, rec_key = ?,
+	expires = ?, ref = ?, backend = ?, zone = ?, state = ?, dns = ?, serial = ?, attempts = ?,
+	next_at = ?, reason = ?, updated = ?
+	WHERE id = ? AND version = ?`
+
+// Non-terminal states the pipeline drives, and the DNS states in which a zone
+// may hold a row's record (store.DNSState.Owned). Validated rows always need
+// work: their record is removed next, then they become Cleaned.
+const (
+	activeStates = `'discovered','published','visible','submitted','validated'`
+	ownedDNS     = `'adding','present','removing'`
+)
+
+// unixNano encodes t; the zero time is 0.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// fill completes a row about to be inserted.
+func fill(c *store.Challenge, now time.Time) {
+	if c.Key == "" {
+		c.Key = c.Record.Key()
+	}
+	if c.State == "" {
+		c.State = store.Discovered
+	}
+	c.Version = 1
+	c.Created, c.Updated = now, now
+}
+
+func insertArgs(c *store.Challenge) []any {
+	r := c.Record
+	return []any{c.Account, c.Order, c.Name, c.Key, r.FQDN, string(r.Type), r.Value, int64(r.TTL),
+		r.KeyAuth, r.Key(), unixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State),
+		string(c.DNS), int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason,
+		unixNano(c.Created), unixNano(c.Updated)}
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanChallenge(sc scanner) (store.Challenge, error) {
+	var (
+		c                                   store.Challenge
+		typ, state, dnsState                string
+		ttl, serial, exp, next, crt, updted int64
+	)
+	err := sc.Scan(&c.ID, &c.Version, &c.Account, &c.Order, &c.Name, &c.Key, &c.Record.FQDN, &typ,
+		&c.Record.Value, &ttl, &c.Record.KeyAuth, &exp, &c.Ref, &c.Backend, &c.Zone, &state, &dnsState,
+		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted)
+	if err != nil {
+		return c, err
+	}
+	c.Record.Type = dnspublish.Type(typ)
+	c.Record.TTL = uint32(ttl)
+	c.State, c.DNS = store.State(state), store.DNSState(dnsState)
+	c.Serial = uint32(serial)
+	c.Expires, c.NextAt = fromUnixNano(exp), fromUnixNano(next)
+	c.Created, c.Updated = fromUnixNano(crt), fromUnixNano(updted)
+	return c, nil
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) ([]store.Challenge, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Challenge
+	for rows.Next() {
+		c, err := scanChallenge(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Discover inserts the rows whose (Account, Key) is not known yet, in one
+// transaction, and returns how many were new. An empty Key is set to
+// Record.Key(); an empty State to store.Discovered.
+func (s *Store) Discover(ctx context.Context, rows []store.Challenge) (int, error) {
+	n := 0
+	now := time.Now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		exists, err := tx.PrepareContext(ctx, `SELECT 1 FROM challenges WHERE account = ? AND key = ? LIMIT 1`)
+		if err != nil {
+			return err
+		}
+		defer exists.Close()
+		ins, err := tx.PrepareContext(ctx, insertSQL)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for i := range rows {
+			c := rows[i]
+			fill(&c, now)
+			var one int
+			switch err := exists.QueryRowContext(ctx, c.Account, c.Key).Scan(&one); {
+			case err == nil:
+				continue
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+			if _, err := ins.ExecContext(ctx, insertArgs(&c)...); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: discover: %w", err)
+	}
+	return n, nil
+}
+
+// Insert adds rows unconditionally in one transaction and fills their ID,
+// Version, Created and Updated (and Key and State as Discover does).
+func (s *Store) Insert(ctx context.Context, rows []*store.Challenge) error {
+	now := time.Now()
+	ids := make([]int64, len(rows))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, insertSQL)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for i, r := range rows {
+			c := *r
+			fill(&c, now)
+			res, err := ins.ExecContext(ctx, insertArgs(&c)...)
+			if err != nil {
+				return err
+			}
+			if ids[i], err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: insert: %w", err)
+	}
+	for i, r := range rows {
+		fill(r, now)
+		r.ID = ids[i]
+	}
+	return nil
+}
+
+// Work returns, oldest NextAt first, the rows whose NextAt has passed and
+// that are either still in the pipeline (Validated included: its record is
+// removed next) or terminal with a record the zone may still hold. NextAt
+// applies to the latter too, so a failing removal backs off like any step.
+func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Challenge, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	out, err := s.query(ctx, `SELECT `+columns+` FROM challenges
+		WHERE next_at <= ? AND (state IN (`+activeStates+`) OR dns IN (`+ownedDNS+`))
+		ORDER BY next_at, id LIMIT ?`, unixNano(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: work: %w", err)
+	}
+	return out, nil
+}
+
+// List returns rows matching f, newest first.
+func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Challenge, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Account != "" {
+		where = append(where, "account = ?")
+		args = append(args, f.Account)
+	}
+	if f.Name != "" {
+		where = append(where, "name = ?")
+		args = append(args, f.Name)
+	}
+	if len(f.States) > 0 {
+		where = append(where, "state IN (?"+strings.Repeat(",?", len(f.States)-1)+")")
+		for _, st := range f.States {
+			args = append(args, string(st))
+		}
+	}
+	q := `SELECT ` + columns + ` FROM challenges`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	out, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns one row by ID; an unknown ID is an error wrapping
+// store.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id int64) (store.Challenge, error) {
+	c, err := scanChallenge(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM challenges WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("sqlite: challenge %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("sqlite: get challenge %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// Save writes rows in one transaction, each only if its Version is still the
+// one read. One stale row fails the whole batch with store.ErrConflict and
+// writes nothing; on success every passed row has its Version bumped and
+// Updated set.
+func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	now := time.Now()
+	var conflict int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		up, err := tx.PrepareContext(ctx, updateSQL)
+		if err != nil {
+			return err
+		}
+		defer up.Close()
+		for _, c := range rows {
+			r := c.Record
+			res, err := up.ExecContext(ctx, c.Account, c.Order, c.Name, c.Key, r.FQDN, string(r.Type),
+				r.Value, int64(r.TTL), r.KeyAuth, r.Key(), unixNano(c.Expires), c.Ref, c.Backend, c.Zone,
+				string(c.State), string(c.DNS), int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason,
+				unixNano(now), c.ID, c.Version)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				conflict = c.ID
+				return store.ErrConflict
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("sqlite: save challenge %d: %w", conflict, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: save %d challenges: %w", len(rows), err)
+	}
+	for _, c := range rows {
+		c.Version++
+		c.Updated = now
+	}
+	return nil
+}
+
+// Holders counts, per record key, the rows other than except whose DNS state
+// is adding or present: rows that hold the value in the zone. A row that has
+// stored its intent to remove (removing) no longer holds it, so two rows
+// removing a shared value at the same time both remove it (idempotent)
+// rather than each leaving it to the other.
+func (s *Store) Holders(ctx context.Context, keys []string, except []int64) (map[string]int, error) {
+	out := make(map[string]int, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	ex := make(map[int64]bool, len(except))
+	for _, id := range except {
+		ex[id] = true
+	}
+	// Chunk to stay far below SQLite's bound-parameter limit.
+	const chunk = 500
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		args := make([]any, len(part))
+		for i, k := range part {
+			args[i] = k
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT id, rec_key FROM challenges
+			WHERE dns IN ('adding','present') AND rec_key IN (?`+strings.Repeat(",?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: holders: %w", err)
+		}
+		for rows.Next() {
+			var (
+				id  int64
+				key string
+			)
+			if err := rows.Scan(&id, &key); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: holders: %w", err)
+			}
+			if !ex[id] {
+				out[key]++
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: holders: %w", err)
+		}
+	}
+	return out, nil
+}

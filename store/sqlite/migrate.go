@@ -1,0 +1,94 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order; migrations[i] brings the schema from
+// version i to i+1. Never edit a released entry: append a new one.
+var migrations = []string{
+	// 1: challenges and the embedded server's records.
+	`CREATE TABLE challenges (
+		id          INTEGER PRIMARY KEY AUTOINCREMENT,
+		version     INTEGER NOT NULL DEFAULT 1,
+		account     TEXT    NOT NULL,
+		order_id    TEXT    NOT NULL,
+		name        TEXT    NOT NULL,
+		key         TEXT    NOT NULL,
+		rec_fqdn    TEXT    NOT NULL,
+		rec_type    TEXT    NOT NULL,
+		rec_value   TEXT    NOT NULL,
+		rec_ttl     INTEGER NOT NULL DEFAULT 0,
+		rec_keyauth TEXT    NOT NULL DEFAULT '',
+		rec_key     TEXT    NOT NULL,
+		expires     INTEGER NOT NULL DEFAULT 0,
+		ref         TEXT    NOT NULL DEFAULT '',
+		backend     TEXT    NOT NULL DEFAULT '',
+		zone        TEXT    NOT NULL DEFAULT '',
+		state       TEXT    NOT NULL,
+		dns         TEXT    NOT NULL DEFAULT '',
+		serial      INTEGER NOT NULL DEFAULT 0,
+		attempts    INTEGER NOT NULL DEFAULT 0,
+		next_at     INTEGER NOT NULL DEFAULT 0,
+		reason      TEXT    NOT NULL DEFAULT '',
+		created     INTEGER NOT NULL,
+		updated     INTEGER NOT NULL
+	);
+	CREATE INDEX challenges_account_key ON challenges(account, key);
+	CREATE INDEX challenges_work ON challenges(state, next_at);
+	CREATE INDEX challenges_dns ON challenges(dns) WHERE dns IN ('adding','present','removing');
+	CREATE INDEX challenges_rec_key ON challenges(rec_key);
+	CREATE TABLE records (
+		backend TEXT    NOT NULL,
+		key     TEXT    NOT NULL,
+		fqdn    TEXT    NOT NULL,
+		type    TEXT    NOT NULL,
+		value   TEXT    NOT NULL,
+		ttl     INTEGER NOT NULL,
+		keyauth TEXT    NOT NULL DEFAULT '',
+		created INTEGER NOT NULL,
+		PRIMARY KEY (backend, key)
+	) WITHOUT ROWID;`,
+}
+
+// migrate brings the schema to len(migrations) in one transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_version: %w", err)
+		}
+		var v int
+		err := tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+		switch {
+		case err == sql.ErrNoRows:
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+				return fmt.Errorf("init schema_version: %w", err)
+			}
+		case err != nil:
+			return fmt.Errorf("read schema_version: %w", err)
+		}
+		if v > len(migrations) {
+			return fmt.Errorf("schema version %d is newer than this dcvd knows (%d): upgrade dcvd", v, len(migrations))
+		}
+		for i := v; i < len(migrations); i++ {
+			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
+		}
+		if v < len(migrations) {
+			if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+				return fmt.Errorf("write schema_version: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// SchemaVersion returns the schema version of the open database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	return v, err
+}
