@@ -1,0 +1,80 @@
+package rfc2136
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// session is one connection to the server, used for every message of one
+// Add or Remove call.
+type session struct {
+	p      *Publisher
+	client *dns.Client
+	conn   *dns.Conn
+}
+
+func (p *Publisher) dial(ctx context.Context) (*session, error) {
+	c := &dns.Client{Net: p.net, Timeout: p.timeout, TsigSecret: p.key.secrets()}
+	if p.net == "udp" {
+		c.UDPSize = dns.DefaultMsgSize
+	}
+	conn, err := c.DialContext(ctx, p.server)
+	if err != nil {
+		return nil, p.transportError(ctx, err)
+	}
+	return &session{p: p, client: c, conn: conn}, nil
+}
+
+func (s *session) close() { s.conn.Close() }
+
+// exchange signs m, sends it and returns the response, or an error naming
+// the cause: ErrUnreachable, an *RcodeError, or a bad response signature.
+func (s *session) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	s.p.key.sign(m)
+	// A fresh dns.Conn over the same connection per message: dns.Conn
+	// carries the previous request's MAC into the next signature (meant for
+	// zone transfers), which servers reject as BADSIG.
+	co := &dns.Conn{Conn: s.conn.Conn, UDPSize: s.conn.UDPSize}
+	r, _, err := s.client.ExchangeWithConnContext(ctx, m, co)
+	if r != nil {
+		if t := r.IsTsig(); t != nil && t.Error != dns.RcodeSuccess {
+			return r, &RcodeError{Rcode: r.Rcode, TSIG: int(t.Error), Key: strings.TrimSuffix(s.p.key.name, ".")}
+		}
+		if r.Rcode != dns.RcodeSuccess {
+			return r, &RcodeError{Rcode: r.Rcode}
+		}
+	}
+	if err != nil {
+		if r != nil && (errors.Is(err, dns.ErrSig) || errors.Is(err, dns.ErrAuth) || errors.Is(err, dns.ErrTime)) {
+			return r, fmt.Errorf("the response's TSIG signature does not verify: %w", err)
+		}
+		return nil, s.p.transportError(ctx, err)
+	}
+	if s.p.key != nil && r.IsTsig() == nil {
+		return r, fmt.Errorf("the response is not signed although the request was (key %q)", strings.TrimSuffix(s.p.key.name, "."))
+	}
+	return r, nil
+}
+
+// transportError words a dial, read or write failure.
+func (p *Publisher) transportError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", ErrUnreachable, ctx.Err())
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: no answer within %s", ErrUnreachable, p.timeout)
+	}
+	return fmt.Errorf("%w: %w", ErrUnreachable, err)
+}
+
+// wrap prefixes a cause with the backend, what was done, the zone and the
+// server: `rfc2136 "bind": update example.com at 127.0.0.1:5353: REFUSED`.
+func (p *Publisher) wrap(op, zone string, err error) error {
+	return fmt.Errorf("rfc2136 %q: %s %s at %s: %w", p.name, op, strings.TrimSuffix(zone, "."), p.server, err)
+}
