@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/spf13/cobra"
+
+	"github.com/dcvd/dcvd/internal/app"
+)
+
+func newDaemonCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "daemon",
+		Short: "Run continuously: discover on each account's schedule and drive every challenge",
+		Long: `daemon runs until SIGTERM. It polls every CA account on its cron schedule, drives the
+pipeline with a bounded worker pool, serves the embedded DNS backend, and (when
+daemon.listen is set) /metrics, /healthz and lego's httpreq endpoints.
+
+Under systemd (Type=notify) it reports READY, a STATUS line and WATCHDOG pings.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDaemon(cmd.Context(), g.configPath)
+		},
+	}
+}
+
+func runDaemon(ctx context.Context, configPath string) error {
+	a, err := app.Open(ctx, configPath, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	log := a.Logger
+	stopServers, err := startServers(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer stopServers()
+
+	if addr := a.Config.Daemon.Listen; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("daemon.listen: %w", err)
+		}
+		handler, err := httpHandler(ctx, a)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+		}()
+		log.Info("listening", "addr", ln.Addr().String())
+	}
+
+	daemon.SdNotify(false, daemon.SdNotifyReady)
+	defer daemon.SdNotify(false, daemon.SdNotifyStopping)
+	go watchdog(ctx, a)
+	log.Info("dcvd started", "version", versionString(), "accounts", len(a.Providers), "backends", len(a.Publishers))
+	err = a.Engine.Run(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("dcvd stopped")
+	return nil
+}
+
+// watchdog pings systemd's watchdog at half its interval and refreshes the
+// STATUS= line that `systemctl status` shows.
+func watchdog(ctx context.Context, a *app.App) {
+	interval := 30 * time.Second
+	if wd, err := daemon.SdWatchdogEnabled(false); err == nil && wd > 0 {
+		interval = wd / 2
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		status := statusLine(ctx, a)
+		daemon.SdNotify(false, "STATUS="+status)
+		daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

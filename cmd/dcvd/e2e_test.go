@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	sandbox "github.com/dcvd/dcvd/sandbox/digicert"
+)
+
+// TestDemo runs `dcvd demo` as a user would on a fresh checkout.
+func TestDemo(t *testing.T) {
+	start := time.Now()
+	r := runDcvd(t, deadlineCtx(t, 60*time.Second), nil, "demo")
+	took := time.Since(start)
+	if r.code != 0 {
+		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"example.com", "example.org", "shop.example.net", "all 4 challenges validated"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stdout, "CNAME") {
+		t.Errorf("demo did not validate by CNAME:\n%s", r.stdout)
+	}
+	t.Logf("demo took %s", took)
+}
+
+// seedOrders adds n orders spread over zones: every third one is an apex +
+// wildcard pair, the rest a single host name.
+func seedOrders(sim *sandbox.Server, zones []string, n int) {
+	for i := 0; i < n; i++ {
+		z := zones[i%len(zones)]
+		switch {
+		case i%3 == 0:
+			sim.AddOrder(sandbox.OrderSpec{CommonName: fmt.Sprintf("a%d.%s", i, z), DNSNames: []string{fmt.Sprintf("*.a%d.%s", i, z)}})
+		default:
+			sim.AddOrder(sandbox.OrderSpec{CommonName: fmt.Sprintf("h%d.%s", i, z)})
+		}
+	}
+}
+
+func zoneNames(n int) []string {
+	var zs []string
+	for i := 0; i < n; i++ {
+		zs = append(zs, fmt.Sprintf("zone%02d.test", i))
+	}
+	return zs
+}
+
+// TestRun200Orders: 200 simulator orders across 20 zones on real BIND; one
+// `dcvd run` validates them all, leaves nothing in any zone (AXFR) and
+// `dcvd status` shows every challenge done.
+func TestRun200Orders(t *testing.T) {
+	zones := zoneNames(20)
+	w := newWorld(t, zones, nil)
+	seedOrders(w.sim, zones, 200)
+	cfg := w.config(t, "test-key", "")
+	ctx := deadlineCtx(t, 3*time.Minute)
+
+	r := runDcvd(t, ctx, nil, "run", "--config", cfg, "--timeout", "2m")
+	if r.code != 0 {
+		t.Fatalf("run exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if issued, total := w.allIssued(t); issued != total || total != 200 {
+		t.Fatalf("issued %d of %d orders", issued, total)
+	}
+	if l := w.leftovers(t); len(l) > 0 {
+		t.Fatalf("records left in zones:\n%s", strings.Join(l, "\n"))
+	}
+	st := runDcvd(t, ctx, nil, "status", "--config", cfg, "--all", "--json")
+	var rows []statusRow
+	if err := json.Unmarshal([]byte(st.stdout), &rows); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, st.stdout)
+	}
+	if len(rows) != 200 {
+		t.Fatalf("status shows %d challenges, want 200", len(rows))
+	}
+	for _, row := range rows {
+		if row.State != "cleaned" || row.DNS != "removed" {
+			t.Fatalf("challenge %s ended %s/%s: %s", row.Name, row.State, row.DNS, row.Reason)
+		}
+	}
+}
+
+// TestKill9 kills `dcvd run` with SIGKILL at random moments, then runs it to
+// the end: every order completes and no record is left or duplicated.
+func TestKill9(t *testing.T) {
+	zones := zoneNames(5)
+	w := newWorld(t, zones, nil)
+	seedOrders(w.sim, zones, 60)
+	cfg := w.config(t, "test-key", "")
+	ctx := deadlineCtx(t, 4*time.Minute)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	for i := 0; i < 6; i++ {
+		cmd := exec.CommandContext(ctx, dcvdBin, "run", "--config", cfg, "--timeout", "1m")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(rng.IntN(1500)) * time.Millisecond
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-time.After(delay):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			t.Logf("iteration %d: killed after %s", i, delay)
+		case err := <-done:
+			t.Logf("iteration %d: finished before the kill (%v)", i, err)
+		}
+		if err := w.noDuplicates(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := runDcvd(t, ctx, nil, "run", "--config", cfg, "--timeout", "2m")
+	if r.code != 0 {
+		t.Fatalf("final run exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if issued, total := w.allIssued(t); issued != total {
+		t.Fatalf("issued %d of %d orders", issued, total)
+	}
+	if l := w.leftovers(t); len(l) > 0 {
+		t.Fatalf("records left after kill -9 and rerun:\n%s", strings.Join(l, "\n"))
+	}
+}
+
+// noDuplicates checks that no owner name holds the same value twice and no
+// owner holds more than one dcvd value (one order = one random value).
+func (w *world) noDuplicates(t *testing.T) error {
+	seen := map[string]int{}
+	for _, rr := range w.leftovers(t) {
+		seen[rr]++
+		if seen[rr] > 1 {
+			return fmt.Errorf("duplicate record %s", rr)
+		}
+	}
+	return nil
+}
+
+// TestBadInput: each bad input gives one line naming the cause, the
+// documented exit code, and loses nothing.
+func TestBadInput(t *testing.T) {
+	w := newWorld(t, []string{"bad.test"}, nil)
+	w.sim.AddOrder(sandbox.OrderSpec{CommonName: "www.bad.test"})
+	ctx := deadlineCtx(t, 2*time.Minute)
+	write := func(name, text string) string {
+		p := w.dir + "/" + name
+		if err := writeFile(p, text); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := w.config(t, "test-key", "")
+	goodText := readFile(t, good)
+
+	cases := []struct {
+		name   string
+		config string
+		want   string
+		code   int
+	}{
+		{"malformed TOML", write("malformed.toml", "[daemon\n"), "malformed.toml:", 2},
+		{"unknown key", write("unknown.toml", goodText+"bogus_key = 1\n"), `unknown key "dns.bogus_key"`, 2},
+		{"missing secret file", write("nosecret.toml", strings.Replace(goodText, "tsig.secret", "missing.secret", 1)), "missing.secret", 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runDcvd(t, ctx, nil, "run", "--config", c.config, "--timeout", "10s")
+			checkOneLine(t, r, c.code, c.want)
+		})
+	}
+}
+
+func checkOneLine(t *testing.T, r result, code int, want string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Errorf("stderr is not one line containing %q:\n%s", want, r.stderr)
+	}
+}
+
+var _ = context.Background

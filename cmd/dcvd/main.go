@@ -1,0 +1,114 @@
+// Command dcvd automates domain control validation over DNS.
+//
+// Exit codes (documented in the README):
+//
+//	0  done, or nothing to do
+//	1  at least one challenge failed (run); not visible (check); hook failure
+//	2  configuration or usage error
+//	3  some challenges still wait on the CA (run)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dcvd/dcvd/internal/config"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitConfig  = 2
+	exitWaiting = 3
+)
+
+// exitError carries an exit code out of a command. A nil Err exits silently.
+type exitError struct {
+	Code int
+	Err  error
+}
+
+func (e *exitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+func (e *exitError) Unwrap() error { return e.Err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	os.Exit(exitCode(err))
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintln(os.Stderr, "dcvd:", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintln(os.Stderr, "dcvd:", err)
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return exitConfig
+	}
+	return exitFailed
+}
+
+// globals holds the persistent flags.
+type globals struct {
+	configPath string
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "dcvd",
+		Short:         "Domain control validation over DNS, unattended",
+		Long:          "dcvd finds certificate orders waiting on DNS domain control validation, publishes the\nrecord the CA asked for, proves every authoritative server serves it, asks the CA to\ncheck, and removes the record afterwards.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "config file (default $DCVD_CONFIG or "+config.DefaultPath+")")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{Code: exitConfig, Err: fmt.Errorf("%s: %w", c.CommandPath(), err)}
+	})
+	root.AddCommand(
+		newDaemonCmd(g),
+		newRunCmd(g),
+		newStatusCmd(g),
+		newCheckCmd(g),
+		newConfigCmd(g),
+		newDemoCmd(),
+		newSandboxCmd(),
+		newDigicertCmd(g),
+		newVersionCmd(),
+	)
+	addHookCommands(root, g)
+	return root
+}
+
+// usageArgs wraps cobra's argument validators so a wrong argument count
+// exits with the usage code.
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return &exitError{Code: exitConfig, Err: fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+		}
+		return nil
+	}
+}
