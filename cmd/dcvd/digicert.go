@@ -37,7 +37,11 @@ func newDigicertCmd(g *globals) *cobra.Command {
 					break
 				}
 				logger := app.NewLogger(cmd.ErrOrStderr(), cfg.Daemon.LogFormat, "warn")
-				return digicert.ClientFromOptions(app.ProviderBase(ca, logger), ca.Options.(*digicert.Options))
+				p, err := digicert.Open(cmd.Context(), app.ProviderBase(ca, logger), ca.Options.(*digicert.Options))
+				if err != nil {
+					return nil, &exitError{Code: exitConfig, Err: fmt.Errorf("[[ca]] %q: %w", ca.Name, err)}
+				}
+				return p.Client(), nil
 			}
 		}
 		switch {
