@@ -1,0 +1,113 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Serve answers queries on the listen address over UDP and TCP until ctx is
+// done. It loads the records first and reloads them every reload interval,
+// so records written by another process are served within a second.
+func (p *Publisher) Serve(ctx context.Context) error {
+	if _, err := p.reload(ctx); err != nil {
+		return err
+	}
+	tl, pc, err := listen(p.listen)
+	if err != nil {
+		return fmt.Errorf("embedded %q: %w", p.name, err)
+	}
+	addr := tl.Addr().String()
+	p.addr.Store(&addr)
+	defer p.addr.Store(nil)
+
+	h := dns.HandlerFunc(p.handle)
+	udp := &dns.Server{PacketConn: pc, Handler: h}
+	tcp := &dns.Server{Listener: tl, Handler: h, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }}
+	errc := make(chan error, 2)
+	for _, srv := range []*dns.Server{udp, tcp} {
+		go func() { errc <- srv.ActivateAndServe() }()
+	}
+	p.log.Info("embedded DNS server listening", "backend", p.name, "addr", addr, "zones", p.Zones())
+
+	tick := time.NewTicker(p.every)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			return errors.Join(udp.ShutdownContext(sctx), tcp.ShutdownContext(sctx))
+		case err := <-errc:
+			udp.Shutdown()
+			tcp.Shutdown()
+			return fmt.Errorf("embedded %q: serve %s: %w", p.name, addr, err)
+		case <-tick.C:
+			_, err := p.reload(ctx)
+			switch {
+			case err != nil && !failing && ctx.Err() == nil:
+				p.log.Warn("embedded: reload failed; serving the last records", "backend", p.name, "err", err)
+				failing = true
+			case err == nil && failing:
+				p.log.Info("embedded: reload works again", "backend", p.name)
+				failing = false
+			}
+		}
+	}
+}
+
+// Addr is the address being served, or the configured one when Serve is
+// not running.
+func (p *Publisher) Addr() string {
+	if a := p.addr.Load(); a != nil {
+		return *a
+	}
+	return p.listen
+}
+
+func (p *Publisher) handle(w dns.ResponseWriter, req *dns.Msg) {
+	snap := p.snap.Load()
+	if snap == nil {
+		m := new(dns.Msg)
+		w.WriteMsg(m.SetRcode(req, dns.RcodeServerFailure))
+		return
+	}
+	m := snap.answer(req)
+	size := dns.MinMsgSize
+	if opt := req.IsEdns0(); opt != nil {
+		size = max(int(opt.UDPSize()), dns.MinMsgSize)
+		m.SetEdns0(min(uint16(size), 1232), false)
+	}
+	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+		m.Truncate(size) // sets TC when it had to drop records
+	}
+	w.WriteMsg(m)
+}
+
+// listen binds TCP and UDP on the same address. With port 0 it picks a port
+// free for both.
+func listen(addr string) (net.Listener, net.PacketConn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen %q: %w", addr, err)
+	}
+	for try := 0; ; try++ {
+		tl, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen tcp %s: %w", addr, err)
+		}
+		pc, err := net.ListenPacket("udp", tl.Addr().String())
+		if err == nil {
+			return tl, pc, nil
+		}
+		tl.Close()
+		if port != "0" || try == 20 {
+			return nil, nil, fmt.Errorf("listen udp %s: %w", net.JoinHostPort(host, port), err)
+		}
+	}
+}
