@@ -395,3 +395,49 @@ func TestRateLimiterStaysUnderBothWindows(t *testing.T) {
 		t.Errorf("validation requests = %d, want 80", n)
 	}
 }
+
+// Domain-level prevalidation through the exported client: switch the method,
+// publish the token, validate.
+func TestDomainPrevalidation(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, []string{"example.com"}, sim.Options{})
+	e.sim.AddOrder(sim.OrderSpec{CommonName: "pre.example.com", Method: "email"})
+	did := fmt.Sprint(e.sim.DomainByName("pre.example.com"))
+	c := digicert.NewClient(e.url, "good-key", digicert.WithLimits(nil))
+
+	res, err := c.SetDomainDCVMethod(ctx, did, "email")
+	if err != nil || res.String() != "no change (DigiCert returned no token or emails)" {
+		t.Fatalf("same method: %q %v", res, err)
+	}
+	res, err = c.SetDomainDCVMethod(ctx, did, "dns-txt-token")
+	if err != nil || res.DCVToken == nil || res.DCVToken.Token == "" {
+		t.Fatalf("switch: %+v %v", res, err)
+	}
+	if _, err := c.ValidateDomainToken(ctx, did); !digicert.IsCode(err, "invalid_dns_txt") {
+		t.Fatalf("validate before publishing: %v", err)
+	}
+	e.publish(t, "example.com", dnspublish.Record{FQDN: "pre.example.com.", Type: dnspublish.TXT, Value: string(res.DCVToken.Token)})
+	chk, err := c.ValidateDomainToken(ctx, did)
+	if err != nil || chk.Status != "active" {
+		t.Fatalf("validate: %+v %v", chk, err)
+	}
+	d, err := c.DomainInfo(ctx, did)
+	if err != nil || d.Name != "pre.example.com" || d.DCVToken == nil || d.DCVToken.Token != res.DCVToken.Token || d.IsPendingValidation {
+		t.Fatalf("info: %+v %v", d, err)
+	}
+	tok, err := c.NewDomainToken(ctx, did)
+	if err != nil || tok.Token == "" || tok.Token == res.DCVToken.Token {
+		t.Fatalf("new token: %+v %v", tok, err)
+	}
+	res, err = c.SetDomainDCVMethod(ctx, did, "email")
+	if err != nil || !strings.Contains(res.String(), "validation emails admin@pre.example.com") {
+		t.Fatalf("email: %q %v", res, err)
+	}
+	id := e.sim.AddOrder(sim.OrderSpec{CommonName: "pre.example.com", Method: "email"})
+	if err := c.ResendEmails(ctx, fmt.Sprint(id), map[string]string{"pre.example.com": "admin@pre.example.com"}); err != nil {
+		t.Fatalf("resend: %v", err)
+	}
+	if me, err := c.Me(ctx); err != nil || me.Username == "" {
+		t.Fatalf("me: %+v %v", me, err)
+	}
+}

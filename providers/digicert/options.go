@@ -70,7 +70,11 @@ func Spec() providers.Spec {
 			if !ok || o == nil {
 				return nil, fmt.Errorf("digicert: options: got %T, want *digicert.Options", options)
 			}
-			return Open(ctx, base, o)
+			p, err := Open(ctx, base, o)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return p, nil
 		},
 		Limits: DefaultLimits,
 	}
