@@ -1,0 +1,255 @@
+package testenv
+
+import (
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// FaultKind selects how a FaultServer misbehaves.
+type FaultKind string
+
+const (
+	// FaultRefused answers every query with REFUSED.
+	FaultRefused FaultKind = "refused"
+	// FaultServfail answers every query with SERVFAIL.
+	FaultServfail FaultKind = "servfail"
+	// FaultTCPOnly holds the UDP port and never answers on it (a firewall
+	// dropping UDP); over TCP it forwards to Upstream.
+	FaultTCPOnly FaultKind = "tcp-only"
+	// FaultTruncate answers over UDP with an empty, truncated (TC) reply;
+	// over TCP it forwards to Upstream.
+	FaultTruncate FaultKind = "truncate"
+	// FaultDead drops UDP and accepts TCP connections without ever
+	// answering: every query times out.
+	FaultDead FaultKind = "dead"
+)
+
+// FaultServer is a misbehaving DNS server on addr (UDP and TCP).
+type FaultServer struct {
+	Addr string
+	Kind FaultKind
+}
+
+// StartFaultServer starts a FaultServer of kind on addr ("127.0.0.6:53").
+// Upstream ("127.0.0.2:53") is the real server answered from over TCP for
+// FaultTCPOnly and FaultTruncate.
+func StartFaultServer(t testing.TB, kind FaultKind, addr, upstream string) *FaultServer {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatalf("fault server %s: %v", kind, err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		pc.Close()
+		t.Fatalf("fault server %s: %v", kind, err)
+	}
+	forward := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		c := &dns.Client{Net: "tcp", Timeout: 2 * time.Second}
+		resp, _, err := c.Exchange(req, upstream)
+		if err != nil {
+			m := new(dns.Msg)
+			m.SetRcode(req, dns.RcodeServerFailure)
+			w.WriteMsg(m)
+			return
+		}
+		resp.Id = req.Id
+		w.WriteMsg(resp)
+	})
+	rcode := func(code int) dns.Handler {
+		return dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+			m := new(dns.Msg)
+			m.SetRcode(req, code)
+			w.WriteMsg(m)
+		})
+	}
+	var servers []*dns.Server
+	var closers []io.Closer
+	var wg sync.WaitGroup
+	serve := func(s *dns.Server) {
+		servers = append(servers, s)
+		started := make(chan struct{})
+		s.NotifyStartedFunc = func() { close(started) }
+		wg.Go(func() { s.ActivateAndServe() })
+		<-started
+	}
+	discardUDP := func() {
+		closers = append(closers, pc)
+		wg.Go(func() {
+			buf := make([]byte, 65535)
+			for {
+				if _, _, err := pc.ReadFrom(buf); err != nil {
+					return
+				}
+			}
+		})
+	}
+	switch kind {
+	case FaultRefused, FaultServfail:
+		code := dns.RcodeRefused
+		if kind == FaultServfail {
+			code = dns.RcodeServerFailure
+		}
+		serve(&dns.Server{PacketConn: pc, Handler: rcode(code)})
+		serve(&dns.Server{Listener: ln, Handler: rcode(code)})
+	case FaultTCPOnly:
+		discardUDP()
+		serve(&dns.Server{Listener: ln, Handler: forward})
+	case FaultTruncate:
+		serve(&dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+			m := new(dns.Msg)
+			m.SetReply(req)
+			m.Authoritative = true
+			m.Truncated = true
+			w.WriteMsg(m)
+		})})
+		serve(&dns.Server{Listener: ln, Handler: forward})
+	case FaultDead:
+		discardUDP()
+		closers = append(closers, ln)
+		var mu sync.Mutex
+		var conns []net.Conn
+		wg.Go(func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					mu.Lock()
+					for _, c := range conns {
+						c.Close()
+					}
+					mu.Unlock()
+					return
+				}
+				mu.Lock()
+				conns = append(conns, c) // held open, never read
+				mu.Unlock()
+			}
+		})
+	default:
+		t.Fatalf("unknown fault kind %q", kind)
+	}
+	t.Cleanup(func() {
+		for _, s := range servers {
+			s.Shutdown()
+		}
+		for _, c := range closers {
+			c.Close()
+		}
+		wg.Wait()
+	})
+	return &FaultServer{Addr: addr, Kind: kind}
+}
+
+// DelayProxy relays UDP datagrams and TCP connections from Addr to an
+// upstream server, holding each datagram and each new connection for a
+// delay first. Put it between a secondary and its primary to make zone
+// transfers (SOA refresh query and IXFR) arrive late.
+type DelayProxy struct {
+	Addr string // "127.0.0.1:port"
+	mu   sync.Mutex
+	d    time.Duration
+}
+
+// SetDelay changes the delay for datagrams and connections from now on.
+func (p *DelayProxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	p.d = d
+	p.mu.Unlock()
+}
+
+func (p *DelayProxy) delay() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.d
+}
+
+// StartDelayProxy listens on a free port of host and relays to upstream.
+func StartDelayProxy(t testing.TB, host, upstream string, d time.Duration) *DelayProxy {
+	t.Helper()
+	port := FreePort(t, host)
+	addr := net.JoinHostPort(host, itoa(port))
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &DelayProxy{Addr: addr, d: d}
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Go(func() {
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pkt := append([]byte(nil), buf[:n]...)
+			wg.Go(func() {
+				select {
+				case <-time.After(p.delay()):
+				case <-done:
+					return
+				}
+				up, err := net.Dial("udp", upstream)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				up.SetDeadline(time.Now().Add(3 * time.Second))
+				if _, err := up.Write(pkt); err != nil {
+					return
+				}
+				resp := make([]byte, 65535)
+				m, err := up.Read(resp)
+				if err != nil {
+					return
+				}
+				pc.WriteTo(resp[:m], from)
+			})
+		}
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				select {
+				case <-time.After(p.delay()):
+				case <-done:
+					return
+				}
+				up, err := net.Dial("tcp", upstream)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() {
+					io.Copy(up, c)
+					up.(*net.TCPConn).CloseWrite()
+				}()
+				io.Copy(c, up)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		close(done)
+		pc.Close()
+		ln.Close()
+		wg.Wait()
+	})
+	return p
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

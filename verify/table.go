@@ -1,0 +1,106 @@
+package verify
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable prints the report for `dcvd check`: the record, the zone cut
+// and NS set of every name of the CNAME chain, one line per server, the
+// recursive resolvers, and the one-line summary.
+func (r *Report) WriteTable(w io.Writer) {
+	val := r.Value
+	if val == "" {
+		val = "(any)"
+	} else if r.Type == "TXT" {
+		val = fmt.Sprintf("%q", val)
+	}
+	fmt.Fprintf(w, "%s %s  want %s  (require %s)\n", r.Type, r.Name, val, r.Require)
+	if r.Mode == "wait" {
+		fmt.Fprintf(w, "%s\n", r.Note)
+		return
+	}
+	for i, h := range r.hops() {
+		if h.Zone == "" {
+			continue
+		}
+		fmt.Fprintln(w)
+		role := "name"
+		if len(r.Chain) > 0 {
+			role = fmt.Sprintf("hop %d", i+1)
+		}
+		fmt.Fprintf(w, "%s %s  zone %s", role, h.Name, h.Zone)
+		switch {
+		case h.Override:
+			fmt.Fprintf(w, "  servers from override")
+		case len(h.Nameservers) > 0:
+			fmt.Fprintf(w, "  NS %s", strings.Join(h.Nameservers, " "))
+		}
+		fmt.Fprintln(w)
+		if h.Target != "" {
+			fmt.Fprintf(w, "  CNAME → %s\n", h.Target)
+		}
+		writeServers(w, h.Servers)
+	}
+	if len(r.Recursive) > 0 {
+		fmt.Fprintf(w, "\nrecursive resolvers (asked after the authoritative check passed)\n")
+		writeServers(w, r.Recursive)
+	}
+	fmt.Fprintln(w)
+	if r.Error != "" {
+		fmt.Fprintf(w, "error: %s\n", r.Error)
+	}
+	fmt.Fprintf(w, "%s (%d polls, %d queries, %s)\n", r.Summary(), r.Polls, r.Queries, r.Elapsed.Round(time.Millisecond))
+}
+
+func writeServers(w io.Writer, srv []ServerResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  SERVER\tADDRESS\tSTATUS\tRCODE\tRTT\tVIA\tANSWER / NOTE\n")
+	for _, s := range srv {
+		host := strings.TrimSuffix(s.Host, ".")
+		if host == "" {
+			host = "-"
+		}
+		rcode := s.Rcode
+		if rcode == "" {
+			rcode = "-"
+		}
+		var detail []string
+		for _, a := range s.Answer {
+			if s.Status == "cname" {
+				detail = append(detail, "CNAME "+a)
+			} else {
+				detail = append(detail, fmt.Sprintf("%q", a))
+			}
+		}
+		if s.Status == StatusBehind || (s.Serial != 0 && !s.Serves()) {
+			detail = append(detail, fmt.Sprintf("serial %d", s.Serial))
+		}
+		if s.Note != "" {
+			detail = append(detail, s.Note)
+		}
+		if s.Error != "" {
+			detail = append(detail, s.Error)
+		}
+		rtt := "-"
+		if s.RTT > 0 {
+			rtt = fmtRTT(s.RTT)
+		}
+		via := s.Transport
+		if via == "" {
+			via = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", host, s.Addr, s.Status.label(), rcode, rtt, via, strings.Join(detail, "; "))
+	}
+	tw.Flush()
+}
+
+func fmtRTT(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+	}
+	return d.Round(time.Millisecond).String()
+}
