@@ -22,58 +22,65 @@ import (
 // under a TXT, other data under a CNAME) to a description, for the error
 // message should the update's prerequisites fail.
 func (s *session) insertions(ctx context.Context, recs []dnspublish.Record) (rrs []dns.RR, conflicts map[string]string, err error) {
-	conflicts = map[string]string{}
 	type state struct {
 		ttl   uint32 // TTL of the existing RRset of the record's type
 		cname string // target, when the name is a CNAME
-		data  bool   // the name holds data of another type (CNAME queries)
 	}
-	seen := map[string]*state{}
+	// One query per distinct name.
+	var qs []*dns.Msg
+	names := map[string]int{}
 	for _, r := range recs {
-		st, ok := seen[r.FQDN]
-		if !ok {
-			st = &state{}
-			seen[r.FQDN] = st
-			m := new(dns.Msg)
-			m.SetQuestion(r.FQDN, r.Type.RRType())
-			m.RecursionDesired = false
-			resp, err := s.exchange(ctx, m)
-			var rc *RcodeError
-			switch {
-			case errors.As(err, &rc) && rc.TSIG == 0:
-				// NXDOMAIN: nothing there. REFUSED and the like: the server
-				// does not answer queries for the zone; go ahead without
-				// TTL knowledge and let the update's own response code tell
-				// what is wrong.
-				if rc.Rcode != dns.RcodeNameError {
-					s.p.log.Debug("rfc2136: lookup refused", "backend", s.p.name, "name", r.FQDN, "rcode", rcodeName(rc.Rcode))
-				}
-				resp = new(dns.Msg)
-				resp.Rcode = rc.Rcode
-			case err != nil:
-				return nil, nil, err
+		if _, ok := names[r.FQDN]; ok {
+			continue
+		}
+		names[r.FQDN] = len(qs)
+		m := new(dns.Msg)
+		m.SetQuestion(r.FQDN, r.Type.RRType())
+		m.RecursionDesired = false
+		qs = append(qs, m)
+	}
+	resps, errs := s.queryAll(ctx, qs)
+	conflicts = map[string]string{}
+	states := make([]state, len(qs))
+	for i, q := range qs {
+		name, resp, st := q.Question[0].Name, resps[i], &states[i]
+		var rc *RcodeError
+		switch {
+		case errors.As(errs[i], &rc) && rc.TSIG == 0:
+			// NXDOMAIN: nothing there. REFUSED and the like: the server
+			// does not answer queries for the zone; go ahead without TTL
+			// knowledge and let the update's own response code tell what
+			// is wrong.
+			if rc.Rcode != dns.RcodeNameError {
+				s.p.log.Debug("rfc2136: lookup refused", "backend", s.p.name, "name", name, "rcode", rcodeName(rc.Rcode))
 			}
-			for _, rr := range resp.Answer {
-				if !strings.EqualFold(rr.Header().Name, r.FQDN) {
-					continue
-				}
-				switch v := rr.(type) {
-				case *dns.CNAME:
-					st.cname = dns.CanonicalName(v.Target)
-				case *dns.TXT:
-					st.ttl = v.Hdr.Ttl
-				}
+			continue
+		case errs[i] != nil:
+			return nil, nil, errs[i]
+		}
+		for _, rr := range resp.Answer {
+			if !strings.EqualFold(rr.Header().Name, name) {
+				continue
 			}
-			st.data = resp.Rcode == dns.RcodeSuccess && len(resp.Answer) == 0
-			switch {
-			case r.Type == dnspublish.TXT && st.cname != "":
-				conflicts[r.FQDN] = "is a CNAME to " + strings.TrimSuffix(st.cname, ".") + " (a TXT cannot be added next to it)"
-			case r.Type == dnspublish.CNAME && st.cname != "" && st.cname != r.Value:
-				conflicts[r.FQDN] = "is already a CNAME to " + strings.TrimSuffix(st.cname, ".")
-			case r.Type == dnspublish.CNAME && st.data:
-				conflicts[r.FQDN] = "already holds other records (a CNAME cannot be added next to them)"
+			switch v := rr.(type) {
+			case *dns.CNAME:
+				st.cname = dns.CanonicalName(v.Target)
+			case *dns.TXT:
+				st.ttl = v.Hdr.Ttl
 			}
 		}
+		otherData := len(resp.Answer) == 0 // NOERROR without an answer: the name holds other types
+		switch qtype := q.Question[0].Qtype; {
+		case qtype == dns.TypeTXT && st.cname != "":
+			conflicts[name] = "is a CNAME to " + strings.TrimSuffix(st.cname, ".") + " (a TXT cannot be added next to it)"
+		case qtype == dns.TypeCNAME && st.cname != "":
+			conflicts[name] = "is already a CNAME to " + strings.TrimSuffix(st.cname, ".")
+		case qtype == dns.TypeCNAME && otherData:
+			conflicts[name] = "already holds other records (a CNAME cannot be added next to them)"
+		}
+	}
+	for _, r := range recs {
+		st := states[names[r.FQDN]]
 		if r.Type == dnspublish.CNAME && st.cname == r.Value {
 			continue // already there
 		}

@@ -41,6 +41,25 @@ func (s *session) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	// zone transfers), which servers reject as BADSIG.
 	co := &dns.Conn{Conn: s.conn.Conn, UDPSize: s.conn.UDPSize}
 	r, _, err := s.client.ExchangeWithConnContext(ctx, m, co)
+	return s.check(ctx, r, err)
+}
+
+// queryAll sends the queries one after the other on the session's
+// connection. (Pipelining them — all written before any answer is read —
+// measured slower against BIND, see the README.)
+func (s *session) queryAll(ctx context.Context, qs []*dns.Msg) ([]*dns.Msg, []error) {
+	out, errs := make([]*dns.Msg, len(qs)), make([]error, len(qs))
+	for i, q := range qs {
+		out[i], errs[i] = s.exchange(ctx, q)
+		if errors.Is(errs[i], ErrUnreachable) {
+			break // the connection is gone; the caller reports this error
+		}
+	}
+	return out, errs
+}
+
+// check classifies a response and the error that came with it.
+func (s *session) check(ctx context.Context, r *dns.Msg, err error) (*dns.Msg, error) {
 	if r != nil {
 		if t := r.IsTsig(); t != nil && t.Error != dns.RcodeSuccess {
 			return r, &RcodeError{Rcode: r.Rcode, TSIG: int(t.Error), Key: strings.TrimSuffix(s.p.key.name, ".")}
