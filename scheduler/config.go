@@ -1,0 +1,138 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/verify"
+)
+
+// DefaultSchedule is the discovery schedule of an account without one:
+// every five minutes.
+const DefaultSchedule = "*/5 * * * *"
+
+// Account is one CA account the engine discovers and submits for.
+type Account struct {
+	Provider providers.Provider
+	// Schedule is a standard 5-field cron spec (or a descriptor such as
+	// "@every 1m"); "" means DefaultSchedule.
+	Schedule string
+	// Limits are the CA's request limits per credential; every Discover,
+	// Submit and Poll call waits for all of them.
+	Limits []providers.RateLimit
+}
+
+// Config configures an Engine. Store, Router and Checker are required.
+type Config struct {
+	Store    store.Store
+	Router   *dnspublish.Router
+	Checker  *verify.Checker
+	Accounts []Account
+
+	// Workers bounds the steps running at once (default 2×GOMAXPROCS, at
+	// least 4).
+	Workers int
+	// BackendRate is the maximum of write calls (Add/Remove) per second per
+	// DNS backend; 0 is unlimited.
+	BackendRate float64
+
+	// MaxAttempts is how many times a publish, verify or submit step may fail
+	// before the row fails (default 20; with the default backoff that is
+	// about an hour). Removal is retried forever.
+	MaxAttempts int
+	// RetryMin and RetryMax bound the exponential backoff after an error
+	// (defaults 1s and 5m); the actual delay is jittered in [d/2, d].
+	RetryMin, RetryMax time.Duration
+	// PollMin and PollMax bound the backoff between polls of a challenge the
+	// CA has not decided on yet (defaults 1s and 5m).
+	PollMin, PollMax time.Duration
+	// Linger is how far ahead RunOnce waits: it returns once no row can move
+	// within Linger (default 10s). Rows waiting longer stay in the store for
+	// the next run or the daemon.
+	Linger time.Duration
+	// VerifyBatch is the most rows checked by one WaitAll (default 1000);
+	// SubmitBatch the most orders one worker submits in a row before saving
+	// (default 64).
+	VerifyBatch, SubmitBatch int
+	// WorkLimit is the most rows read from the store at once (default 50000).
+	WorkLimit int
+	// Fetch is how often the engine re-reads the store for new or backed-off
+	// rows while busy (default 1s).
+	Fetch time.Duration
+
+	// Logger receives one line per state change (default: discard).
+	Logger *slog.Logger
+	// OnChange, if set, is called after every saved state change (for a live
+	// progress line). It must not block.
+	OnChange func(store.Challenge)
+}
+
+func (c *Config) defaults() error {
+	if c.Store == nil {
+		return errors.New("scheduler: no store")
+	}
+	if c.Router == nil {
+		return errors.New("scheduler: no DNS router")
+	}
+	if c.Workers <= 0 {
+		c.Workers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 20
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	setDur(&c.RetryMin, time.Second)
+	setDur(&c.RetryMax, 5*time.Minute)
+	setDur(&c.PollMin, time.Second)
+	setDur(&c.PollMax, 5*time.Minute)
+	setDur(&c.Linger, 10*time.Second)
+	setDur(&c.Fetch, time.Second)
+	if c.VerifyBatch <= 0 {
+		c.VerifyBatch = 1000
+	}
+	if c.SubmitBatch <= 0 {
+		c.SubmitBatch = 64
+	}
+	if c.WorkLimit <= 0 {
+		c.WorkLimit = 50000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Accounts {
+		if a.Provider == nil {
+			return fmt.Errorf("scheduler: account %d has no provider", i)
+		}
+		name := a.Provider.Name()
+		if seen[name] {
+			return fmt.Errorf("scheduler: account %q configured twice", name)
+		}
+		seen[name] = true
+		if a.Schedule == "" {
+			c.Accounts[i].Schedule = DefaultSchedule
+		}
+		if _, err := cron.ParseStandard(c.Accounts[i].Schedule); err != nil {
+			return fmt.Errorf("scheduler: account %q: schedule %q: %w", name, c.Accounts[i].Schedule, err)
+		}
+		for _, l := range a.Limits {
+			if l.N <= 0 || l.Window <= 0 {
+				return fmt.Errorf("scheduler: account %q: invalid rate limit %d per %s", name, l.N, l.Window)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+// Package scheduler is dcvd's pipeline engine: it moves every challenge row
+// of the store from discovered to cleaned, one idempotent step at a time.
+//
+//	discovered ──publish──▶ published ──verify──▶ visible ──submit──▶ submitted ──poll──▶ validated ──remove──▶ cleaned
+//	      │                     │                    │                     │
+//	      └─────────────────────┴────── failed / expired (with a reason) ──┴──remove──▶ (DNS removed)
+//
+// # Crash safety
+//
+// Every side effect is preceded by a stored intent. Before a backend's Add
+// the row is saved with DNS=adding (and the routed backend and zone); only
+// after the backend confirmed it does the row become DNS=present,
+// State=published. Removal is the same with removing/removed. A process
+// killed at any moment therefore leaves rows that say exactly what may be in
+// a zone, and the next run finishes the step: adding a value that is already
+// there, or removing one that is gone, is a no-op for every backend. A value
+// shared by two rows (apex and wildcard of one order) is removed only when
+// store.Holders says no other row still holds it.
+//
+// # Batching
+//
+// Records are written with one Add/Remove call per (backend, zone), verified
+// with one verify.Checker.WaitAll per batch, submitted with one
+// providers.Provider.Submit per (account, order), and every step saves its
+// rows in one store transaction. Rows leaving a step go straight to the
+// next one in memory; the store is re-read for new and backed-off rows.
+//
+// # Retries
+//
+// A failed step increments Attempts and sets NextAt with exponential backoff
+// and jitter; after MaxAttempts the row fails with the last error as its
+// reason. The CA's "not visible yet" keeps the record and retries the submit
+// with backoff; a pending verdict is polled with backoff until the value
+// expires. Removal never gives up: dcvd does not leave junk in zones.
+//
+// # Scheduling
+//
+// Run starts a robfig/cron/v3 schedule per account (default every five
+// minutes, plus once at start) and drives rows continuously with a bounded
+// worker pool. Each account has token buckets built from its documented
+// limits, sized so that no window of any limit is exceeded; each DNS backend
+// can be limited to BackendRate writes per second. RunOnce is the one-shot
+// mode behind `dcvd run`: discover, drive everything as far as it goes, and
+// return a Summary.
+package scheduler

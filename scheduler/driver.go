@@ -1,0 +1,327 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dcvd/dcvd/store"
+)
+
+// driver runs the pipeline loop: it reads due rows from the store, groups
+// them into batched steps, runs the steps on a bounded pool, and feeds each
+// step's saved rows straight into the next one. Only the loop goroutine
+// touches its maps.
+type driver struct {
+	e        *Engine
+	once     bool
+	inflight map[int64]bool
+	ready    map[int64]*store.Challenge
+	seen     map[int64]store.Challenge // once: every row touched, for the Summary
+	done     chan result
+	sem      chan struct{}
+	running  int
+	fetched  time.Time
+	storeErr error
+}
+
+type result struct {
+	what  string
+	rows  []*store.Challenge // every row the step was given
+	saved []*store.Challenge // the rows it saved, in their new state
+	err   error
+}
+
+func newDriver(e *Engine, once bool) *driver {
+	d := &driver{
+		e:        e,
+		once:     once,
+		inflight: map[int64]bool{},
+		ready:    map[int64]*store.Challenge{},
+		done:     make(chan result),
+		sem:      make(chan struct{}, e.cfg.Workers),
+	}
+	if once {
+		d.seen = map[int64]store.Challenge{}
+	}
+	return d
+}
+
+// loop drives rows until ctx ends, or (once) until no row can move within
+// Linger. wake (may be nil) asks for an immediate re-read of the store.
+func (d *driver) loop(ctx context.Context, wake <-chan struct{}) {
+	defer func() {
+		for d.running > 0 {
+			d.finish(<-d.done)
+		}
+	}()
+	for ctx.Err() == nil {
+		now := time.Now()
+		if len(d.ready) == 0 || now.Sub(d.fetched) >= d.e.cfg.Fetch {
+			d.fetch(ctx, now)
+		}
+		d.dispatch(ctx, time.Now())
+		if d.running == 0 && len(d.ready) == 0 {
+			next, ok := d.nextDue(ctx)
+			if d.once && !ok {
+				return
+			}
+			wait := d.e.cfg.Fetch
+			if ok {
+				wait = min(wait, time.Until(next))
+			}
+			if !d.once && !ok {
+				wait = d.e.cfg.Fetch
+			}
+			d.sleep(ctx, wait, wake)
+			d.fetched = time.Time{}
+			continue
+		}
+		t := time.NewTimer(max(0, d.e.cfg.Fetch-time.Since(d.fetched)))
+		select {
+		case r := <-d.done:
+			d.finish(r)
+		case <-t.C:
+		case <-wake:
+			d.fetched = time.Time{}
+		case <-ctx.Done():
+		}
+		t.Stop()
+		// Take every other step that has finished meanwhile, so that their
+		// rows form one batch for the next step.
+		for drained := false; !drained; {
+			select {
+			case r := <-d.done:
+				d.finish(r)
+			default:
+				drained = true
+			}
+		}
+	}
+}
+
+func (d *driver) sleep(ctx context.Context, wait time.Duration, wake <-chan struct{}) {
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-wake:
+	case <-ctx.Done():
+	}
+}
+
+// fetch reads due rows from the store into ready (rows in flight are
+// skipped; the step's result is newer).
+func (d *driver) fetch(ctx context.Context, now time.Time) {
+	d.fetched = now
+	rows, err := d.e.st.Work(ctx, now, d.e.cfg.WorkLimit)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.e.log.Error("reading work from the store failed", "err", err)
+			d.storeErr = err
+		}
+		return
+	}
+	for i := range rows {
+		c := &rows[i]
+		if d.inflight[c.ID] || !d.e.managed(c) {
+			continue
+		}
+		if old, ok := d.ready[c.ID]; ok && old.Version >= c.Version {
+			continue
+		}
+		d.ready[c.ID] = c
+		d.note(c)
+	}
+}
+
+// nextDue returns when the next managed row is due, if one is due within
+// Linger (once) or within a minute (daemon).
+func (d *driver) nextDue(ctx context.Context) (time.Time, bool) {
+	horizon := d.e.cfg.Linger
+	if !d.once {
+		horizon = time.Minute
+	}
+	rows, err := d.e.st.Work(ctx, time.Now().Add(horizon), d.e.cfg.WorkLimit)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.e.log.Error("reading work from the store failed", "err", err)
+			d.storeErr = err
+		}
+		return time.Time{}, false
+	}
+	for i := range rows {
+		c := &rows[i]
+		if d.e.managed(c) && !d.inflight[c.ID] {
+			d.note(c)
+			return c.NextAt, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (d *driver) note(c *store.Challenge) {
+	if d.seen != nil {
+		d.seen[c.ID] = *c
+	}
+}
+
+// finish takes a step's result back into the loop.
+func (d *driver) finish(r result) {
+	d.running--
+	for _, c := range r.rows {
+		delete(d.inflight, c.ID)
+	}
+	if r.err != nil && r.err != context.Canceled && r.err != context.DeadlineExceeded {
+		d.e.log.Warn("step failed", "step", r.what, "rows", len(r.rows), "err", r.err)
+	}
+	now := time.Now()
+	for _, c := range r.saved {
+		d.note(c)
+		if needsWork(c) && d.e.managed(c) && !c.NextAt.After(now) {
+			d.ready[c.ID] = c
+		}
+	}
+}
+
+// spawn runs one step on the pool.
+func (d *driver) spawn(ctx context.Context, what string, rows []*store.Challenge, fn func(context.Context) ([]*store.Challenge, error)) {
+	for _, c := range rows {
+		d.inflight[c.ID] = true
+	}
+	d.running++
+	go func() {
+		select {
+		case d.sem <- struct{}{}:
+		case <-ctx.Done():
+			d.done <- result{what: what, rows: rows, err: ctx.Err()}
+			return
+		}
+		saved, err := fn(ctx)
+		<-d.sem
+		d.done <- result{what: what, rows: rows, saved: saved, err: err}
+	}()
+}
+
+type zoneKey struct{ backend, zone string }
+
+// dispatch groups the ready rows by step and spawns the steps.
+func (d *driver) dispatch(ctx context.Context, now time.Time) {
+	if len(d.ready) == 0 {
+		return
+	}
+	e := d.e
+	var (
+		publish   = map[zoneKey][]*store.Challenge{}
+		remove    = map[zoneKey][]*store.Challenge{}
+		verify    []*store.Challenge
+		submit    = map[string]map[string][]*store.Challenge{}
+		poll      = map[string]map[string][]*store.Challenge{}
+		immediate batch // state changes without a side effect
+	)
+	for id, c := range d.ready {
+		if c.NextAt.After(now) {
+			continue
+		}
+		delete(d.ready, id)
+		active := !c.State.Terminal()
+		switch {
+		case active && !c.Expires.IsZero() && now.After(c.Expires):
+			immediate.add(c)
+			fail(c, store.Expired, fmt.Sprintf("the CA's value expired at %s before validation", c.Expires.UTC().Format(time.RFC3339)))
+		case c.State == store.Discovered:
+			b, zone, err := e.backendFor(c)
+			if err != nil {
+				immediate.add(c)
+				fail(c, store.Failed, err.Error())
+				continue
+			}
+			k := zoneKey{b.pub.Name(), zone}
+			publish[k] = append(publish[k], c)
+		case c.State == store.Published:
+			verify = append(verify, c)
+		case c.State == store.Visible:
+			addOrder(submit, c)
+		case c.State == store.Submitted:
+			addOrder(poll, c)
+		case c.DNS.Owned():
+			b, zone, err := e.backendFor(c)
+			if err != nil {
+				immediate.add(c)
+				e.retryRemove(c, now, err.Error())
+				continue
+			}
+			k := zoneKey{b.pub.Name(), zone}
+			remove[k] = append(remove[k], c)
+		case c.State == store.Validated:
+			immediate.add(c)
+			c.State = store.Cleaned
+		}
+	}
+	if immediate.len() > 0 {
+		d.spawn(ctx, "expire/fail", immediate.rows, func(ctx context.Context) ([]*store.Challenge, error) {
+			return e.commit(ctx, &immediate)
+		})
+	}
+	for k, rows := range publish {
+		b := e.backends[k.backend]
+		d.spawn(ctx, "publish "+k.zone, rows, func(ctx context.Context) ([]*store.Challenge, error) {
+			return e.publish(ctx, b, k.zone, rows)
+		})
+	}
+	for start := 0; start < len(verify); start += e.cfg.VerifyBatch {
+		rows := verify[start:min(start+e.cfg.VerifyBatch, len(verify))]
+		d.spawn(ctx, "verify", rows, func(ctx context.Context) ([]*store.Challenge, error) {
+			return e.verify(ctx, rows)
+		})
+	}
+	d.spawnOrders(ctx, submit, false)
+	d.spawnOrders(ctx, poll, true)
+	for k, rows := range remove {
+		b := e.backends[k.backend]
+		d.spawn(ctx, "remove "+k.zone, rows, func(ctx context.Context) ([]*store.Challenge, error) {
+			return e.remove(ctx, b, k.zone, rows)
+		})
+	}
+}
+
+func addOrder(m map[string]map[string][]*store.Challenge, c *store.Challenge) {
+	if m[c.Account] == nil {
+		m[c.Account] = map[string][]*store.Challenge{}
+	}
+	m[c.Account][c.Order] = append(m[c.Account][c.Order], c)
+}
+
+// spawnOrders splits each account's orders into steps of SubmitBatch orders.
+func (d *driver) spawnOrders(ctx context.Context, m map[string]map[string][]*store.Challenge, poll bool) {
+	what := "submit"
+	if poll {
+		what = "poll"
+	}
+	for acct, orders := range m {
+		a := d.e.accounts[acct]
+		var chunk [][]*store.Challenge
+		var rows []*store.Challenge
+		flush := func() {
+			if len(chunk) == 0 {
+				return
+			}
+			ch, rs := chunk, rows
+			d.spawn(ctx, what+" "+acct, rs, func(ctx context.Context) ([]*store.Challenge, error) {
+				return d.e.submit(ctx, a, ch, poll)
+			})
+			chunk, rows = nil, nil
+		}
+		for _, o := range orders {
+			chunk = append(chunk, o)
+			rows = append(rows, o...)
+			if len(chunk) >= d.e.cfg.SubmitBatch {
+				flush()
+			}
+		}
+		flush()
+	}
+}

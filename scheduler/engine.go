@@ -1,0 +1,154 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/store"
+)
+
+// Engine drives challenges through the pipeline. It is safe for concurrent
+// use; RunOnce and Run should not run at the same time on one Engine (two
+// processes sharing a store may, their saves never overwrite each other).
+type Engine struct {
+	cfg      Config
+	log      *slog.Logger
+	st       store.Store
+	router   *dnspublish.Router
+	vf       verifier
+	accounts map[string]*account
+	order    []*account
+	backends map[string]*backend
+}
+
+type account struct {
+	Account
+	name  string
+	limit limiter
+	mu    sync.Mutex // one discovery at a time
+}
+
+type backend struct {
+	pub   dnspublish.Publisher
+	limit limiter
+}
+
+// New validates cfg and builds an Engine. It does no I/O.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		st:       cfg.Store,
+		router:   cfg.Router,
+		accounts: map[string]*account{},
+		backends: map[string]*backend{},
+	}
+	if cfg.Checker != nil {
+		e.vf = checkerVerifier{cfg.Checker}
+	}
+	for _, a := range cfg.Accounts {
+		acc := &account{Account: a, name: a.Provider.Name(), limit: newLimiter(a.Limits)}
+		e.accounts[acc.name] = acc
+		e.order = append(e.order, acc)
+	}
+	for _, p := range cfg.Router.Publishers() {
+		e.backends[p.Name()] = &backend{pub: p, limit: newRateLimiter(cfg.BackendRate)}
+	}
+	return e, nil
+}
+
+// Discover runs one discovery pass over every account and stores the new
+// challenges. It returns the joined errors of the accounts that failed; the
+// others are stored regardless.
+func (e *Engine) Discover(ctx context.Context) error {
+	var errs []error
+	for _, a := range e.order {
+		if _, err := e.discover(ctx, a); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// discover asks one account for its challenges and inserts the unknown ones.
+func (e *Engine) discover(ctx context.Context, a *account) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.limit.Wait(ctx); err != nil {
+		return 0, fmt.Errorf("%s: discover: %w", a.name, err)
+	}
+	chs, err := a.Provider.Discover(ctx)
+	if err != nil {
+		e.log.Error("discovery failed", "account", a.name, "err", err)
+		return 0, fmt.Errorf("%s: discover: %w", a.name, err)
+	}
+	rows := make([]store.Challenge, 0, len(chs))
+	for _, ch := range chs {
+		rows = append(rows, rowFor(a.name, ch))
+	}
+	n, err := e.st.Discover(ctx, rows)
+	if err != nil {
+		return 0, fmt.Errorf("%s: store discovered challenges: %w", a.name, err)
+	}
+	e.log.Info("discovered", "account", a.name, "found", len(chs), "new", n)
+	return n, nil
+}
+
+// rowFor turns a provider's challenge into a new row. A record that can never
+// be published becomes a failed row, so the user sees why.
+func rowFor(acct string, ch providers.Challenge) store.Challenge {
+	c := store.Challenge{Account: acct, Order: ch.Order, Name: ch.Name, Expires: ch.Expires, Ref: ch.Ref, State: store.Discovered}
+	rec, err := ch.Record.Normalize()
+	if err != nil {
+		c.State, c.Reason = store.Failed, err.Error()
+		rec = ch.Record
+	}
+	ch.Record = rec
+	c.Record = rec
+	c.Key = ch.Key()
+	return c
+}
+
+// backendFor returns the backend a row's record goes to: the one stored with
+// its add intent, or else the router's choice.
+func (e *Engine) backendFor(c *store.Challenge) (*backend, string, error) {
+	if c.Backend != "" {
+		b, ok := e.backends[c.Backend]
+		if !ok {
+			return nil, "", fmt.Errorf("DNS backend %q that holds %s is no longer configured; remove the record by hand", c.Backend, c.Record)
+		}
+		return b, c.Zone, nil
+	}
+	pub, zone, err := e.router.Route(c.Record.FQDN)
+	if err != nil {
+		return nil, "", err
+	}
+	return e.backends[pub.Name()], zone, nil
+}
+
+// managed reports whether this engine drives the row: its account is
+// configured here, or it is finished and only its record is left to remove
+// (whoever created it). Live hook rows belong to their hook.
+func (e *Engine) managed(c *store.Challenge) bool {
+	if _, ok := e.accounts[c.Account]; ok {
+		return true
+	}
+	return c.State.Terminal() && c.DNS.Owned()
+}
+
+// needsWork reports whether a row has a step left to run.
+func needsWork(c *store.Challenge) bool {
+	switch c.State {
+	case store.Discovered, store.Published, store.Visible, store.Submitted, store.Validated:
+		return true
+	}
+	return c.DNS.Owned()
+}

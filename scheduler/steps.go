@@ -1,0 +1,299 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/store"
+)
+
+// Each step takes rows in one state, performs one batched side effect and
+// saves the outcome in one transaction. It returns the rows it saved (their
+// new state decides their next step). A step cut short by ctx leaves its rows
+// as they were stored: the next run repeats it, which is harmless.
+
+// uniqueRecords returns the distinct records of rows (apex and wildcard of
+// one order share one value).
+func uniqueRecords(rows []*store.Challenge) []dnspublish.Record {
+	seen := make(map[string]bool, len(rows))
+	out := make([]dnspublish.Record, 0, len(rows))
+	for _, c := range rows {
+		k := c.Record.Key()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, c.Record)
+		}
+	}
+	return out
+}
+
+// publish adds the records of Discovered rows routed to (b, zone). The add
+// intent (DNS=adding, Backend, Zone) is stored before the backend is called.
+func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*store.Challenge) ([]*store.Challenge, error) {
+	var intent batch
+	var ready []*store.Challenge
+	for _, c := range rows {
+		if c.DNS == store.DNSAdding || c.DNS == store.DNSPresent {
+			ready = append(ready, c) // intent already stored (retry, or resuming after a crash)
+			continue
+		}
+		intent.add(c)
+		c.DNS, c.Backend, c.Zone = store.DNSAdding, b.pub.Name(), zone
+	}
+	saved, err := e.commit(ctx, &intent)
+	if err != nil {
+		return nil, fmt.Errorf("store add intent: %w", err)
+	}
+	ready = append(ready, saved...)
+	if len(ready) == 0 {
+		return nil, nil
+	}
+	res, err := e.write(ctx, b, zone, ready, true)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	now := time.Now()
+	var out batch
+	for _, c := range ready {
+		out.add(c)
+		if err != nil {
+			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err), true)
+			continue
+		}
+		c.DNS, c.Serial = store.DNSPresent, res.Serial
+		advance(c, store.Published)
+	}
+	return e.commit(ctx, &out)
+}
+
+// write calls the backend's Add or Remove for rows' records, rate limited.
+func (e *Engine) write(ctx context.Context, b *backend, zone string, rows []*store.Challenge, add bool) (dnspublish.Result, error) {
+	if err := b.limit.Wait(ctx); err != nil {
+		return dnspublish.Result{}, err
+	}
+	recs := uniqueRecords(rows)
+	if add {
+		return b.pub.Add(ctx, zone, recs)
+	}
+	return b.pub.Remove(ctx, zone, recs)
+}
+
+// verify waits until every authoritative server serves the records of
+// Published rows. Rows that failed a check before get their record written
+// again first (idempotent): it may have been removed by another process that
+// shared the value.
+func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.Challenge, error) {
+	if e.vf == nil {
+		return nil, fmt.Errorf("no propagation checker configured")
+	}
+	republish := map[[2]string][]*store.Challenge{}
+	for _, c := range rows {
+		if c.Attempts > 0 {
+			k := [2]string{c.Backend, c.Zone}
+			republish[k] = append(republish[k], c)
+		}
+	}
+	for k, rs := range republish {
+		if b, ok := e.backends[k[0]]; ok {
+			if res, err := e.write(ctx, b, k[1], rs, true); err == nil {
+				for _, c := range rs {
+					c.Serial = res.Serial
+				}
+			} else if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		}
+	}
+	verdicts, err := e.vf.verifyAll(ctx, rows)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	now := time.Now()
+	var out batch
+	for i, c := range rows {
+		out.add(c)
+		switch {
+		case verdicts == nil:
+			e.retry(c, now, fmt.Sprintf("verify: %v", err), true)
+		case verdicts[i].visible:
+			advance(c, store.Visible)
+		default:
+			e.retry(c, now, "verify: "+verdicts[i].detail, true)
+		}
+	}
+	return e.commit(ctx, &out)
+}
+
+// challenges converts rows back to what the provider gave.
+func challenges(rows []*store.Challenge) []providers.Challenge {
+	out := make([]providers.Challenge, len(rows))
+	for i, c := range rows {
+		out[i] = providers.Challenge{Order: c.Order, Name: c.Name, Record: c.Record, Expires: c.Expires, Ref: c.Ref}
+	}
+	return out
+}
+
+// submit asks the CA to check each order's Visible rows (poll=false), or
+// reads the verdict on Submitted rows (poll=true). orders holds the rows of
+// one account, by order; they are handled one order after the other, within
+// the account's rate limits, and saved together.
+func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Challenge, poll bool) ([]*store.Challenge, error) {
+	var out batch
+	var stop error
+	for _, rows := range orders {
+		if err := a.limit.Wait(ctx); err != nil {
+			stop = err
+			break
+		}
+		order := rows[0].Order
+		var (
+			outs []providers.Outcome
+			err  error
+			verb = "submit"
+		)
+		if poll {
+			verb = "poll"
+			outs, err = a.Provider.Poll(ctx, order, challenges(rows))
+		} else {
+			outs, err = a.Provider.Submit(ctx, order, challenges(rows))
+		}
+		if err != nil && ctx.Err() != nil {
+			stop = ctx.Err()
+			break
+		}
+		if err == nil && len(outs) != len(rows) {
+			err = fmt.Errorf("%d outcomes for %d challenges", len(outs), len(rows))
+		}
+		now := time.Now()
+		for i, c := range rows {
+			out.add(c)
+			if err != nil {
+				e.retry(c, now, fmt.Sprintf("%s order %s: %v", verb, order, err), !poll)
+				continue
+			}
+			e.apply(c, outs[i], now, poll)
+		}
+	}
+	saved, err := e.commit(ctx, &out)
+	if err == nil {
+		err = stop
+	}
+	return saved, err
+}
+
+// apply records the CA's verdict on one row.
+func (e *Engine) apply(c *store.Challenge, o providers.Outcome, now time.Time, poll bool) {
+	switch o.Status {
+	case providers.Validated:
+		advance(c, store.Validated)
+	case providers.Failed:
+		fail(c, store.Failed, "CA: "+o.Reason)
+	case providers.NotVisible:
+		// The record stays; ask again later (after a poll: submit again).
+		c.State = store.Visible
+		reason := "CA: not visible yet"
+		if o.Reason != "" {
+			reason += ": " + o.Reason
+		}
+		e.retry(c, now, reason, true)
+	default: // Pending
+		if !poll {
+			advance(c, store.Submitted)
+		}
+		c.Attempts++
+		c.Reason = "waiting on the CA"
+		if o.Reason != "" {
+			c.Reason += ": " + o.Reason
+		}
+		c.NextAt = now.Add(backoff(c.Attempts, e.cfg.PollMin, e.cfg.PollMax))
+	}
+}
+
+// remove deletes the records of finished rows (Validated, Failed, Expired,
+// or abandoned hook rows) from (b, zone): the remove intent is stored first,
+// then the backend removes every value no other row still holds, then the
+// rows are marked removed (Validated becomes Cleaned). Removal is retried
+// forever: dcvd never leaves junk behind.
+func (e *Engine) remove(ctx context.Context, b *backend, zone string, rows []*store.Challenge) ([]*store.Challenge, error) {
+	var intent batch
+	var ready []*store.Challenge
+	for _, c := range rows {
+		if c.DNS == store.DNSRemoving {
+			ready = append(ready, c)
+			continue
+		}
+		intent.add(c)
+		c.DNS = store.DNSRemoving
+	}
+	saved, err := e.commit(ctx, &intent)
+	if err != nil {
+		return nil, fmt.Errorf("store remove intent: %w", err)
+	}
+	ready = append(ready, saved...)
+	if len(ready) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(ready))
+	ids := make([]int64, len(ready))
+	for i, c := range ready {
+		keys[i], ids[i] = c.Record.Key(), c.ID
+	}
+	held, err := e.st.Holders(ctx, keys, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store holders: %w", err)
+	}
+	var drop []*store.Challenge
+	for _, c := range ready {
+		if held[c.Record.Key()] == 0 {
+			drop = append(drop, c)
+		}
+	}
+	if len(drop) > 0 {
+		_, err = e.write(ctx, b, zone, drop, false)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	now := time.Now()
+	var out batch
+	for _, c := range ready {
+		out.add(c)
+		if err != nil {
+			e.retryRemove(c, now, fmt.Sprintf("remove from %s (zone %s): %v", b.pub.Name(), zone, err))
+			continue
+		}
+		c.DNS = store.DNSRemoved
+		c.Attempts, c.NextAt = 0, time.Time{}
+		c.Reason = baseReason(c.Reason)
+		if c.State == store.Validated || !c.State.Terminal() {
+			// Validated rows are done; live rows only get here through
+			// Unpublish (a hook finished with its record).
+			c.State = store.Cleaned
+		}
+	}
+	return e.commit(ctx, &out)
+}
+
+// cleanupMark separates a failed row's own reason from a pending cleanup
+// error, so the terminal reason is never lost.
+const cleanupMark = " | cleanup pending: "
+
+func baseReason(r string) string {
+	if i := strings.Index(r, cleanupMark); i >= 0 {
+		return r[:i]
+	}
+	return r
+}
+
+func (e *Engine) retryRemove(c *store.Challenge, now time.Time, reason string) {
+	c.Attempts++
+	if c.State == store.Failed || c.State == store.Expired {
+		reason = baseReason(c.Reason) + cleanupMark + reason
+	}
+	c.Reason = reason
+	c.NextAt = now.Add(backoff(c.Attempts, e.cfg.RetryMin, e.cfg.RetryMax))
+}
