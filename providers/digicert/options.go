@@ -89,6 +89,7 @@ type settings struct {
 	cnameForm  string
 	txtName    string
 	pageSize   int
+	limits     []providers.RateLimit
 	clientOpts []ClientOption
 }
 
@@ -168,6 +169,9 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 			ls = append(ls, providers.RateLimit{N: l.N, Window: d})
 		}
 		s.clientOpts = append(s.clientOpts, WithLimits(ls))
+		s.limits = ls
+	} else {
+		s.limits = DefaultLimits
 	}
 	if o.BackoffMin != "" || o.BackoffMax != "" || o.BackoffRetries != nil {
 		bmin, bmax, n := DefaultBackoffMin, DefaultBackoffMax, DefaultBackoffRetries

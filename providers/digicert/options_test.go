@@ -23,6 +23,9 @@ func TestOptions(t *testing.T) {
 	if err != nil || p.Client().BaseURL() != BaseURLUS || p.set.method != MethodCNAME || !p.set.switchMail || p.set.pageSize != 100 || p.set.cnameForm != "dnsauth" {
 		t.Fatalf("us defaults: %+v %v", p.set, err)
 	}
+	if len(p.Limits()) != 2 || p.Limits()[0].N != 100 {
+		t.Errorf("default limits %v", p.Limits())
+	}
 	p, err = Open(ctx, providers.Base{Name: "b", BaseURL: "http://127.0.0.1:9/services/v2/"}, &Options{APIKey: "k"})
 	if err != nil || p.Client().BaseURL() != "http://127.0.0.1:9/services/v2" {
 		t.Fatalf("base url: %v", err)

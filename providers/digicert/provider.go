@@ -51,6 +51,12 @@ func Open(ctx context.Context, base providers.Base, o *Options) (*Provider, erro
 // Name is the configured account name.
 func (p *Provider) Name() string { return p.name }
 
+// Limits returns the request limits this account is configured with
+// (rate_limits, default DefaultLimits). Spec().Limits always holds the
+// documented defaults; a scheduler that honours per-account overrides should
+// prefer this.
+func (p *Provider) Limits() []providers.RateLimit { return p.set.limits }
+
 // Client returns the provider's API client (the CLI's digicert commands
 // share its key and rate limiters).
 func (p *Provider) Client() *Client { return p.client }
