@@ -51,7 +51,7 @@ func (c *Checker) exchange(ctx context.Context, addr string, m *dns.Msg) exchang
 	start := time.Now()
 	udpTimedOut := false
 	if _, tcp := c.tcpOnly.peek(addr); tcp {
-		res.note = "UDP timed out earlier; asked over TCP"
+		res.note = "no UDP answer within " + c.opts.QueryTimeout.String() + " earlier; asked over TCP directly"
 	} else {
 		r, err := c.exchangeNet(ctx, "udp", addr, m)
 		res.queries++
