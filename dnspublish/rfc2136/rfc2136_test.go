@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -25,14 +27,29 @@ const spf = "v=spf1 ip4:192.0.2.0/24 -all"
 
 func startBIND(t testing.TB) server {
 	t.Helper()
-	b := testenv.StartBIND(t, testenv.BINDOptions{Zones: []testenv.BINDZone{
-		{Name: "example.com", Records: []string{
-			`@ 3600 IN TXT "` + spf + `"`,
-			`foreign 300 IN CNAME elsewhere.example.org.`,
-			`busy 300 IN TXT "someone else's record"`,
-		}},
-		{Name: "locked.test", NoUpdate: true},
-	}})
+	// policy.test is configured like the README's BIND example: the key
+	// may only touch TXT and CNAME records.
+	dir := t.TempDir()
+	policyDB := filepath.Join(dir, "policy.test.db")
+	err := os.WriteFile(policyDB, []byte("$TTL 60\n@ SOA ns.policy.test. hostmaster.policy.test. 1 3600 600 86400 60\n@ NS ns.policy.test.\nns A 127.0.0.1\n"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testenv.StartBIND(t, testenv.BINDOptions{ExtraConfig: fmt.Sprintf(
+		"zone \"policy.test\" { type primary; file %q; update-policy { grant dcvd-test zonesub TXT CNAME; }; };\n", policyDB),
+		Zones: []testenv.BINDZone{
+			{Name: "example.com", Records: []string{
+				`@ 3600 IN TXT "` + spf + `"`,
+				`foreign 300 IN CNAME elsewhere.example.org.`,
+				`busy 300 IN TXT "someone else's record"`,
+			}},
+			{Name: "locked.test", NoUpdate: true},
+		}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := testenv.WaitSOA(ctx, b.Addr, "policy.test"); err != nil {
+		t.Fatalf("%v\n%s", err, b.Log())
+	}
 	return server{b}
 }
 
@@ -241,6 +258,23 @@ func TestBIND(t *testing.T) {
 		if after := s.soaSerial(t, "example.com"); after != before {
 			t.Fatalf("zone changed: serial %d -> %d", before, after)
 		}
+	})
+
+	t.Run("update-policy limited to TXT and CNAME", func(t *testing.T) {
+		p := s.publisher(t, "policy.test", nil)
+		recs := []dnspublish.Record{
+			txt("_acme-challenge.policy.test", "a"), txt("_acme-challenge.policy.test", "b"),
+			{FQDN: "_dnsauth.policy.test", Type: dnspublish.CNAME, Value: "x.dcv.example.net"},
+		}
+		if _, err := p.Add(ctx, "policy.test", recs); err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "TXT", s.rrset(t, "policy.test", "_acme-challenge.policy.test", dns.TypeTXT), "60 a", "60 b")
+		equal(t, "CNAME", s.rrset(t, "policy.test", "_dnsauth.policy.test", dns.TypeCNAME), "60 x.dcv.example.net.")
+		if _, err := p.Remove(ctx, "policy.test", recs); err != nil {
+			t.Fatal(err)
+		}
+		equal(t, "TXT after remove", s.rrset(t, "policy.test", "_acme-challenge.policy.test", dns.TypeTXT))
 	})
 
 	t.Run("REFUSED without allow-update", func(t *testing.T) {
