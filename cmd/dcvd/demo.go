@@ -63,6 +63,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 	}
 	sim := sandbox.New(sandbox.Options{
 		DNSServers: []string{dnsAddr},
+		NoLimits:   true,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	for _, o := range demoOrders {
@@ -101,6 +102,8 @@ api_key = %q
 schedule = "@every 1m"
 backoff_min = "50ms"
 backoff_max = "1s"
+# The simulator is local: no need to stay under DigiCert's real limits.
+rate_limits = [{ n = 10000, window = "1s" }]
 
 [[dns]]
 type = "embedded"

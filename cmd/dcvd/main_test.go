@@ -77,7 +77,7 @@ func newWorld(t *testing.T, zones []string, records map[string][]string) *world 
 		bz = append(bz, testenv.BINDZone{Name: z, Records: records[z]})
 	}
 	b := testenv.StartBIND(t, testenv.BINDOptions{Zones: bz})
-	sim := sandbox.New(sandbox.Options{Keys: []string{"test-key"}, ViewOnlyKeys: []string{"view-key"}, DNSServers: []string{b.Addr}})
+	sim := sandbox.New(sandbox.Options{Keys: []string{"test-key"}, ViewOnlyKeys: []string{"view-key"}, DNSServers: []string{b.Addr}, NoLimits: true})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	return &world{bind: b, sim: sim, simURL: srv.URL + sandbox.Prefix, zones: zones, dir: t.TempDir()}
@@ -115,6 +115,7 @@ schedule = "@every 1h"
 backoff_min = "20ms"
 backoff_max = "500ms"
 backoff_retries = 2
+rate_limits = [{n = 100000, window = "1s"}]
 
 [[dns]]
 type = "rfc2136"

@@ -100,7 +100,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err err
 			return nil, &config.Error{File: cfg.Path, Line: ca.Line, Msg: fmt.Sprintf("[[ca]] %q: %v", ca.Name, err)}
 		}
 		a.Providers = append(a.Providers, p)
-		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: ca.Spec.Limits})
+		limits := ca.Spec.Limits
+		if l, ok := p.(interface{ Limits() []providers.RateLimit }); ok {
+			limits = l.Limits() // the account's configured limits
+		}
+		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: limits})
 	}
 	a.Engine, err = scheduler.New(scheduler.Config{
 		Store:    st,
