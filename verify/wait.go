@@ -76,6 +76,7 @@ func (c *Checker) wait(ctx context.Context, qs []Query, g goal) ([]*Report, erro
 		pending[i] = i
 	}
 	interval := c.opts.PollMin / 2
+	var partialSince time.Time // first poll where a pending record was served by some servers
 	sem := make(chan struct{}, c.opts.Concurrency)
 	for {
 		rnd := newRound()
@@ -84,6 +85,7 @@ func (c *Checker) wait(ctx context.Context, qs []Query, g goal) ([]*Report, erro
 			wg       sync.WaitGroup
 			mu       sync.Mutex
 			progress bool
+			partial  bool
 		)
 		for _, i := range pending {
 			sem <- struct{}{}
@@ -95,6 +97,9 @@ func (c *Checker) wait(ctx context.Context, qs []Query, g goal) ([]*Report, erro
 				mu.Lock()
 				if served > st.served {
 					progress = true
+				}
+				if served > 0 && !rep.Visible {
+					partial = true
 				}
 				mu.Unlock()
 				st.served = served
@@ -120,9 +125,16 @@ func (c *Checker) wait(ctx context.Context, qs []Query, g goal) ([]*Report, erro
 		if len(pending) == 0 || cut {
 			break
 		}
-		if progress {
+		if partial && partialSince.IsZero() {
+			partialSince = time.Now()
+		}
+		switch {
+		case progress:
 			interval = c.opts.PollMin
-		} else {
+		case partial && time.Since(partialSince) < partialWindow:
+			// Some servers serve it: the others are transferring right now.
+			interval = min(interval+interval/4, partialCap*c.opts.PollMin, c.opts.PollMax)
+		default:
 			interval = min(interval*2, c.opts.PollMax)
 		}
 		t := time.NewTimer(interval)
@@ -137,6 +149,15 @@ func (c *Checker) wait(ctx context.Context, qs []Query, g goal) ([]*Report, erro
 	}
 	return reports, c.waitError(ctx, reports, g, time.Since(start))
 }
+
+// While some but not all servers serve a record (for at most partialWindow
+// after that was first seen), the interval grows by a quarter per poll up to
+// partialCap × PollMin (100 ms by default) instead of doubling: secondaries that got the NOTIFY
+// are expected within moments.
+const (
+	partialWindow = 30 * time.Second
+	partialCap    = 2
+)
 
 func countServing(r *Report) int {
 	n := 0
