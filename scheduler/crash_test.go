@@ -16,8 +16,8 @@ import (
 	"github.com/miekg/dns"
 	"golang.org/x/time/rate"
 
-	"github.com/dcvd/dcvd/store"
 	sim "github.com/dcvd/dcvd/sandbox/digicert"
+	"github.com/dcvd/dcvd/store"
 )
 
 const crashEnv = "DCVD_SCHEDULER_CRASH_SPEC"

@@ -184,10 +184,14 @@ func (e *Engine) Cleanup(ctx context.Context, olderThan time.Duration) (int, err
 		for _, c := range saved {
 			ok[c.ID] = true
 		}
+		tried := map[int64]bool{}
+		for _, c := range abandon.rows {
+			tried[c.ID] = true
+		}
 		for k, rs := range groups { // drop rows another process moved meanwhile
 			kept := rs[:0]
 			for _, c := range rs {
-				if c.State.Terminal() && (ok[c.ID] || !containsRow(abandon.rows, c)) {
+				if ok[c.ID] || !tried[c.ID] {
 					kept = append(kept, c)
 				}
 			}
@@ -212,13 +216,4 @@ func (e *Engine) Cleanup(ctx context.Context, olderThan time.Duration) (int, err
 		}
 	}
 	return n, errors.Join(errs...)
-}
-
-func containsRow(rows []*store.Challenge, c *store.Challenge) bool {
-	for _, r := range rows {
-		if r == c {
-			return true
-		}
-	}
-	return false
 }
