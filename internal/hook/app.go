@@ -34,10 +34,21 @@ func checkerWait(c *verify.Checker) waiter {
 		}
 		start := time.Now()
 		reports, err := c.WaitAll(ctx, qs)
+		missing, first := 0, -1
 		for i, rep := range reports {
 			if rep != nil && !rep.Visible && i < len(rows) {
-				return fmt.Errorf("hook: %s not visible after %s: %s", rows[i].Record, time.Since(start).Round(100*time.Millisecond), rep.Summary())
+				missing++
+				if first < 0 {
+					first = i
+				}
 			}
+		}
+		if missing > 0 {
+			took := time.Since(start).Round(100 * time.Millisecond)
+			if len(rows) == 1 {
+				return fmt.Errorf("hook: %s not visible after %s: %s", rows[first].Record, took, reports[first].Summary())
+			}
+			return fmt.Errorf("hook: %d of %d records not visible after %s; first %s: %s", missing, len(rows), took, rows[first].Record, reports[first].Summary())
 		}
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {

@@ -272,3 +272,35 @@ _saveaccountconf_mutable() { touch %[1]q; sed -i "/^SAVED_$1=/d" %[1]q; echo "SA
 	}
 	e.assertClean()
 }
+
+// TestCertbotWaitsOnce: while CERTBOT_REMAINING_CHALLENGES > 0 the auth
+// hook returns at once (even when propagation could never succeed); the
+// last call waits for every record of the run.
+func TestCertbotWaitsOnce(t *testing.T) {
+	e := newE2E(t)
+	path, other := twoServers(e)
+	all := "a." + e.Zone + ",b." + e.Zone + ",c." + e.Zone
+	for i, d := range []string{"a", "b", "c"} {
+		env := []string{"DCVD_CONFIG=" + path, "CERTBOT_DOMAIN=" + d + "." + e.Zone, "CERTBOT_VALIDATION=" + valueA,
+			fmt.Sprintf("CERTBOT_REMAINING_CHALLENGES=%d", 2-i), "CERTBOT_ALL_DOMAINS=" + all}
+		start := time.Now()
+		r := e.dcvd(env, "hook", "certbot-auth")
+		if i < 2 {
+			if r.code != 0 || time.Since(start) > time.Second {
+				t.Fatalf("auth %s with challenges remaining: exit %d after %s (%s), want 0 at once", d, r.code, time.Since(start), r.stderr)
+			}
+			continue
+		}
+		if r.code != 1 {
+			t.Fatalf("last auth: exit %d, want 1 (%s)", r.code, r.stderr)
+		}
+		oneLine(t, r, "3 of 3 records not visible", other)
+	}
+	for _, d := range []string{"a", "b", "c"} {
+		env := []string{"DCVD_CONFIG=" + path, "CERTBOT_DOMAIN=" + d + "." + e.Zone, "CERTBOT_VALIDATION=" + valueA}
+		if r := e.dcvd(env, "hook", "certbot-cleanup"); r.code != 0 {
+			t.Fatalf("cleanup %s: exit %d: %s", d, r.code, r.stderr)
+		}
+	}
+	e.assertClean()
+}

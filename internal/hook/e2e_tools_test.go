@@ -38,6 +38,7 @@ func certbotArgs(e *e2e, dir, certName string, names []string, plugin ...string)
 }
 
 func TestE2ECertbot(t *testing.T) {
+	t.Parallel()
 	certbot := testenv.Binary(t, "certbot")
 	e := newE2E(t)
 	for _, set := range nameSets {
@@ -55,11 +56,16 @@ func TestE2ECertbot(t *testing.T) {
 }
 
 func TestE2EDehydrated(t *testing.T) {
+	t.Parallel()
 	dehydrated := testenv.Binary(t, "dehydrated")
 	e := newE2E(t)
 	hook := e.hookScript("dehydrated")
-	for _, chain := range []string{"no", "yes"} {
-		for _, set := range nameSets {
+	// dehydrated is slow by itself (~20 s a certificate: it polls with
+	// 1 s sleeps), so each name set runs once, one without and one with
+	// HOOK_CHAIN.
+	for i, set := range nameSets {
+		chain := []string{"no", "yes"}[i%2]
+		{
 			t.Run(set.name+"/chain="+chain, func(t *testing.T) {
 				e.t = t
 				dir := t.TempDir()
@@ -80,6 +86,7 @@ func TestE2EDehydrated(t *testing.T) {
 }
 
 func TestE2EUacme(t *testing.T) {
+	t.Parallel()
 	uacme := testenv.Binary(t, "uacme")
 	unshare := testenv.Binary(t, "unshare")
 	e := newE2E(t)
@@ -127,11 +134,14 @@ func legoCertPath(dir string, names []string) string {
 }
 
 func TestE2ELegoExec(t *testing.T) {
+	t.Parallel()
 	lego := testenv.Binary(t, "lego")
 	e := newE2E(t)
 	hook := e.hookScript("lego-exec")
-	for _, mode := range []string{"", "RAW"} {
-		for _, set := range nameSets {
+	// The default mode for one name set, RAW for the other.
+	for i, set := range nameSets {
+		mode := []string{"", "RAW"}[i%2]
+		{
 			t.Run(set.name+"/mode="+mode, func(t *testing.T) {
 				e.t = t
 				dir := t.TempDir()
