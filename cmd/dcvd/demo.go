@@ -123,7 +123,10 @@ listen = %q
 
 	runErr := runOnce(ctx, cfgPath, stdout, stderr)
 
-	// Show where every challenge ended, straight from the store.
+	// Show where every challenge ended, straight from the store (with a
+	// fresh context: the run may have used up the demo's).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	c, err := app.LoadConfig(cfgPath)
 	if err != nil {
 		return err

@@ -52,7 +52,7 @@ func runOnce(ctx context.Context, configPath string, stdout, stderr io.Writer) e
 	start := time.Now()
 	sum, err := a.Engine.RunOnce(ctx)
 	prog.stop()
-	if err != nil && ctx.Err() == nil {
+	if err != nil {
 		return &exitError{Code: exitFailed, Err: fmt.Errorf("run: %w", err)}
 	}
 	printSummary(stdout, sum, time.Since(start))
@@ -60,47 +60,50 @@ func runOnce(ctx context.Context, configPath string, stdout, stderr io.Writer) e
 }
 
 func summaryExit(sum scheduler.Summary) error {
-	switch {
-	case sum.ByState[store.Failed]+sum.ByState[store.Expired] > 0:
-		return &exitError{Code: exitFailed}
-	case waiting(sum) > 0:
-		return &exitError{Code: exitWaiting}
+	if code := sum.ExitCode(); code != 0 {
+		return &exitError{Code: code}
 	}
 	return nil
 }
 
-// waiting counts rows that are not finished.
-func waiting(sum scheduler.Summary) int {
-	n := 0
-	for st, c := range sum.ByState {
-		if !st.Terminal() {
-			n += c
-		}
-	}
-	return n
-}
-
 var summaryOrder = []store.State{store.Discovered, store.Published, store.Visible, store.Submitted, store.Validated, store.Cleaned, store.Failed, store.Expired}
 
+// printSummary prints the counts, then every row that needs a person's
+// attention with the reason: failures, records that could not be removed,
+// and challenges still waiting (on the CA, or backing off after an error).
 func printSummary(w io.Writer, sum scheduler.Summary, took time.Duration) {
-	total := 0
-	for _, c := range sum.ByState {
-		total += c
+	fmt.Fprintf(w, "%s in %s\n", sum.String(), took.Round(time.Millisecond))
+	for _, e := range sum.Errors {
+		fmt.Fprintf(w, "error: %s\n", e)
 	}
-	fmt.Fprintf(w, "%d challenges in %s\n", total, took.Round(time.Millisecond))
-	tw := newTable(w, "STATE", "COUNT")
-	for _, st := range summaryOrder {
-		if c := sum.ByState[st]; c > 0 {
-			tw.row(string(st), fmt.Sprint(c))
-		}
-	}
-	tw.flush()
-	if len(sum.Failed) > 0 {
-		fmt.Fprintln(w)
-		tw := newTable(w, "ACCOUNT", "ORDER", "NAME", "STATE", "REASON")
-		for _, c := range sum.Failed {
-			tw.row(c.Account, c.Order, c.Name, string(c.State), c.Reason)
+	if sum.Total > 0 {
+		tw := newTable(w, "STATE", "COUNT")
+		for _, st := range summaryOrder {
+			if c := sum.ByState[st]; c > 0 {
+				tw.row(string(st), fmt.Sprint(c))
+			}
 		}
 		tw.flush()
 	}
+	var attention []store.Challenge
+	attention = append(attention, sum.Failed...)
+	attention = append(attention, sum.Leftover...)
+	attention = append(attention, sum.Pending...)
+	if len(attention) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := newTable(w, "ACCOUNT", "ORDER", "NAME", "STATE", "DNS", "REASON")
+	for i, c := range attention {
+		if i == 50 {
+			tw.row("...", fmt.Sprintf("%d more: dcvd status", len(attention)-50), "", "", "", "")
+			break
+		}
+		reason := c.Reason
+		if reason == "" && c.State == store.Submitted {
+			reason = "waiting on the CA"
+		}
+		tw.row(c.Account, c.Order, c.Name, string(c.State), string(c.DNS), reason)
+	}
+	tw.flush()
 }
