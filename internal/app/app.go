@@ -60,12 +60,12 @@ func Open(ctx context.Context, path string, opts Options) (*App, error) {
 }
 
 // New builds the parts from a loaded config.
-func New(ctx context.Context, cfg *config.Config, opts Options) (a *App, err error) {
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err error) {
 	out := opts.LogOutput
 	if out == nil {
 		out = os.Stderr
 	}
-	a = &App{Config: cfg, Logger: NewLogger(out, cfg.Daemon.LogFormat, cfg.Daemon.LogLevel)}
+	a := &App{Config: cfg, Logger: NewLogger(out, cfg.Daemon.LogFormat, cfg.Daemon.LogLevel)}
 	defer func() {
 		if err != nil {
 			a.Close()

@@ -125,7 +125,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestEnvExpansion(t *testing.T) {
 	t.Setenv("DCVD_STATE", "/srv/dcvd")
-	cfg, err := Parse("dcvd.toml", "[daemon]\nstate_dir = \"${DCVD_STATE}\"\n# ${NOT_EXPANDED_IN_COMMENTS}\n", testRegistry())
+	cfg, err := Parse("dcvd.toml", "[daemon]\nstate_dir = \"${DCVD_STATE}\" # or ${NOT_SET_IN_COMMENT}\n# ${NOT_EXPANDED_IN_COMMENTS}\n", testRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,10 +41,8 @@ func expandEnv(file, text string) (string, error) {
 	var firstErr error
 	lines := strings.Split(text, "\n")
 	for i, line := range lines {
-		if strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
-		}
-		lines[i] = envRef.ReplaceAllStringFunc(line, func(m string) string {
+		code, comment := splitComment(line)
+		lines[i] = envRef.ReplaceAllStringFunc(code, func(m string) string {
 			name := envRef.FindStringSubmatch(m)[1]
 			v, ok := os.LookupEnv(name)
 			switch {
@@ -54,9 +52,29 @@ func expandEnv(file, text string) (string, error) {
 				firstErr = &Error{File: file, Line: i + 1, Msg: fmt.Sprintf("${%s}: value contains a quote, backslash or newline; use a *_file key instead", name)}
 			}
 			return v
-		})
+		}) + comment
 	}
 	return strings.Join(lines, "\n"), firstErr
+}
+
+// splitComment splits a line before its comment: the first # outside a
+// quoted string. ${NAME} in comments is left alone.
+func splitComment(line string) (code, comment string) {
+	var quote byte
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote != 0 && c == '\\' && quote == '"':
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case quote == 0 && c == '#':
+			return line[:i], line[i:]
+		}
+	}
+	return line, ""
 }
 
 type rawConfig struct {
