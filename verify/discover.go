@@ -85,6 +85,13 @@ func (c *Checker) findZone(ctx context.Context, name string) (*zoneInfo, error) 
 func (c *Checker) walkSOA(ctx context.Context, start string) (string, error) {
 	v, err := c.cache.get(ctx, "cut:"+start, func() (any, time.Duration, error) {
 		for n := start; ; n = parentName(n) {
+			if n != start {
+				// Many records share their upper names: reuse a walk
+				// that already started there.
+				if v, ok := c.cache.peek("cut:" + n); ok {
+					return v, time.Minute, nil
+				}
+			}
 			r, srv, err := c.resolve(ctx, n, dns.TypeSOA)
 			if err != nil {
 				return nil, 0, fmt.Errorf("find zone of %s: SOA %s: %w", start, n, err)
@@ -97,7 +104,11 @@ func (c *Checker) walkSOA(ctx context.Context, start string) (string, error) {
 				}
 				for _, rr := range r.Answer {
 					if soa, ok := rr.(*dns.SOA); ok && strings.EqualFold(soa.Hdr.Name, n) {
-						return n, time.Duration(soa.Hdr.Ttl) * time.Second, nil
+						ttl := time.Duration(soa.Hdr.Ttl) * time.Second
+						if n != start {
+							c.cache.set("cut:"+n, n, min(max(ttl, minCacheTTL), maxCacheTTL))
+						}
+						return n, ttl, nil
 					}
 				}
 			default:
