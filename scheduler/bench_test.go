@@ -3,10 +3,13 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,9 +108,23 @@ func BenchmarkPipeline(b *testing.B) {
 				s := spec
 				s.DB = filepath.Join(b.TempDir(), "state.db")
 				p := newBenchProvider(fmt.Sprintf("b%d-%d", n, i), n, zones, bind.Addr)
-				eng, st := s.engine(b, testLogger(b), p)
+				eng, st := s.engine(b, slog.New(slog.NewTextHandler(io.Discard, nil)), p)
 				eng.cfg.Accounts[0].Limits = nil
 				eng.accounts["bench"].limit = nil
+				var mu sync.Mutex
+				steps := map[string][3]float64{}
+				eng.trace = func(what string, rows int, took time.Duration) {
+					what, _, _ = strings.Cut(what, " ")
+					mu.Lock()
+					v := steps[what]
+					steps[what] = [3]float64{v[0] + 1, v[1] + float64(rows), v[2] + took.Seconds()}
+					mu.Unlock()
+				}
+				defer func() {
+					for k, v := range steps {
+						b.Logf("step %-8s calls %5.0f rows %6.0f busy %6.2fs", k, v[0], v[1], v[2])
+					}
+				}()
 				b.StartTimer()
 				start := time.Now()
 				sum, err := eng.RunOnce(context.Background())

@@ -21,7 +21,9 @@ type driver struct {
 	done     chan result
 	sem      chan struct{}
 	running  int
+	held     map[int64]time.Time // removals held back to form larger batches
 	fetched  time.Time
+	every    time.Duration // fetch interval: Fetch, or longer when a fetch is slow
 	storeErr error
 }
 
@@ -38,6 +40,7 @@ func newDriver(e *Engine, once bool) *driver {
 		once:     once,
 		inflight: map[int64]bool{},
 		ready:    map[int64]*store.Challenge{},
+		held:     map[int64]time.Time{},
 		done:     make(chan result),
 		sem:      make(chan struct{}, e.cfg.Workers),
 	}
@@ -57,7 +60,7 @@ func (d *driver) loop(ctx context.Context, wake <-chan struct{}) {
 	}()
 	for ctx.Err() == nil {
 		now := time.Now()
-		if len(d.ready) == 0 || now.Sub(d.fetched) >= d.e.cfg.Fetch {
+		if now.Sub(d.fetched) >= d.every {
 			d.fetch(ctx, now)
 		}
 		d.dispatch(ctx, time.Now())
@@ -77,7 +80,7 @@ func (d *driver) loop(ctx context.Context, wake <-chan struct{}) {
 			d.fetched = time.Time{}
 			continue
 		}
-		t := time.NewTimer(max(0, d.e.cfg.Fetch-time.Since(d.fetched)))
+		t := time.NewTimer(max(0, d.every-time.Since(d.fetched)))
 		select {
 		case r := <-d.done:
 			d.finish(r)
@@ -116,8 +119,12 @@ func (d *driver) sleep(ctx context.Context, wait time.Duration, wake <-chan stru
 // fetch reads due rows from the store into ready (rows in flight are
 // skipped; the step's result is newer).
 func (d *driver) fetch(ctx context.Context, now time.Time) {
-	d.fetched = now
 	rows, err := d.e.st.Work(ctx, now, d.e.cfg.WorkLimit)
+	// Rows move from step to step in memory; the store is re-read only for
+	// new, backed-off or foreign changes. Keep that under a tenth of the
+	// loop's time however large the table.
+	d.fetched = time.Now()
+	d.every = max(d.e.cfg.Fetch, 10*d.fetched.Sub(now))
 	if err != nil {
 		if ctx.Err() == nil {
 			d.e.log.Error("reading work from the store failed", "err", err)
@@ -200,8 +207,12 @@ func (d *driver) spawn(ctx context.Context, what string, rows []*store.Challenge
 			d.done <- result{what: what, rows: rows, err: ctx.Err()}
 			return
 		}
+		start := time.Now()
 		saved, err := fn(ctx)
 		<-d.sem
+		if d.e.trace != nil {
+			d.e.trace(what, len(rows), time.Since(start))
+		}
 		d.done <- result{what: what, rows: rows, saved: saved, err: err}
 	}()
 }
@@ -281,11 +292,54 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 	d.spawnOrders(ctx, submit, false)
 	d.spawnOrders(ctx, poll, true)
 	for k, rows := range remove {
+		if d.hold(rows, now) {
+			continue
+		}
 		b := e.backends[k.backend]
 		d.spawn(ctx, "remove "+k.zone, rows, func(ctx context.Context) ([]*store.Challenge, error) {
 			return e.remove(ctx, b, k.zone, rows)
 		})
 	}
+}
+
+// Removal batching: while other steps are running, a zone's validated rows
+// arrive a few at a time (one submit batch spans many zones). Holding them
+// back for up to holdFor, until holdBatch of them are due, turns many small
+// RFC 2136 updates and store transactions into a few large ones.
+const (
+	holdBatch = 100
+	holdFor   = time.Second
+)
+
+// hold puts rows back into ready when their removal should wait for more.
+func (d *driver) hold(rows []*store.Challenge, now time.Time) bool {
+	if d.running == 0 || len(rows) >= holdBatch {
+		for _, c := range rows {
+			delete(d.held, c.ID)
+		}
+		return false
+	}
+	oldest := now
+	for _, c := range rows {
+		t, ok := d.held[c.ID]
+		if !ok {
+			d.held[c.ID] = now
+			t = now
+		}
+		if t.Before(oldest) {
+			oldest = t
+		}
+	}
+	if now.Sub(oldest) >= holdFor {
+		for _, c := range rows {
+			delete(d.held, c.ID)
+		}
+		return false
+	}
+	for _, c := range rows {
+		d.ready[c.ID] = c
+	}
+	return true
 }
 
 func addOrder(m map[string]map[string][]*store.Challenge, c *store.Challenge) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/providers"
@@ -24,6 +25,7 @@ type Engine struct {
 	accounts map[string]*account
 	order    []*account
 	backends map[string]*backend
+	trace    func(step string, rows int, took time.Duration) // tests and benchmarks
 }
 
 type account struct {

@@ -111,7 +111,8 @@ type Store interface {
 	Get(ctx context.Context, id int64) (Challenge, error)
 	// Save writes rows in one transaction, each only if its Version is still
 	// the one read (else ErrConflict and nothing is written), and bumps
-	// Version and Updated on the passed rows.
+	// Version and Updated on the passed rows. Account, Order, Name, Key and
+	// Record are fixed at insert; Save need not write them.
 	Save(ctx context.Context, rows []*Challenge) error
 	// Holders counts, for each record key (dnspublish.Record.Key), the rows
 	// other than except whose DNS is DNSAdding or DNSPresent. A value shared

@@ -20,10 +20,11 @@ const insertSQL = `INSERT INTO challenges (version, account, order_id, name, key
 	next_at, reason, created, updated)
 	VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-const updateSQL = `UPDATE challenges SET version = version + 1, account = ?, order_id = ?, name = ?,
-	key = ?, rec_fqdn = ?, rec_type = ?, rec_value = ?, rec_ttl = ?, rec_keyauth = ?, rec_key = ?,
-	expires = ?, ref = ?, backend = ?, zone = ?, state = ?, dns = ?, serial = ?, attempts = ?,
-	next_at = ?, reason = ?, updated = ?
+// updateSQL writes the fields that change as a row moves. The identity and
+// the record (account, order, name, key, record) are fixed at insert, so
+// their indexes are never rewritten.
+const updateSQL = `UPDATE challenges SET version = version + 1, expires = ?, ref = ?, backend = ?,
+	zone = ?, state = ?, dns = ?, serial = ?, attempts = ?, next_at = ?, reason = ?, updated = ?
 	WHERE id = ? AND version = ?`
 
 // Non-terminal states the pipeline drives, and the DNS states in which a zone
@@ -251,7 +252,8 @@ func (s *Store) Get(ctx context.Context, id int64) (store.Challenge, error) {
 }
 
 // Save writes rows in one transaction, each only if its Version is still the
-// one read. One stale row fails the whole batch with store.ErrConflict and
+// one read. Account, Order, Name, Key and Record are fixed when a row is
+// inserted; Save writes every other field. One stale row fails the whole batch with store.ErrConflict and
 // writes nothing; on success every passed row has its Version bumped and
 // Updated set.
 func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
@@ -267,9 +269,7 @@ func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
 		}
 		defer up.Close()
 		for _, c := range rows {
-			r := c.Record
-			res, err := up.ExecContext(ctx, c.Account, c.Order, c.Name, c.Key, r.FQDN, string(r.Type),
-				r.Value, int64(r.TTL), r.KeyAuth, r.Key(), unixNano(c.Expires), c.Ref, c.Backend, c.Zone,
+			res, err := up.ExecContext(ctx, unixNano(c.Expires), c.Ref, c.Backend, c.Zone,
 				string(c.State), string(c.DNS), int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason,
 				unixNano(now), c.ID, c.Version)
 			if err != nil {
