@@ -190,3 +190,77 @@ func checkOneLine(t *testing.T, r result, code int, want string) {
 }
 
 var _ = context.Background
+
+// TestRuntimeErrors: DNS and CA failures during `dcvd run` each end with
+// exit 1, one summary line naming the cause (server and rcode, or request
+// and DigiCert's error), and nothing lost: the order stays pending for the
+// next run and no record is left behind.
+func TestRuntimeErrors(t *testing.T) {
+	type setup func(t *testing.T, w *world) string
+	withKey := func(key string) setup {
+		return func(t *testing.T, w *world) string { return w.config(t, key, "") }
+	}
+	fault := func(method, path string, f sandbox.Fault) setup {
+		return func(t *testing.T, w *world) string {
+			w.sim.Inject(method, path, f, 1000)
+			return w.config(t, "test-key", "")
+		}
+	}
+	cases := []struct {
+		name    string
+		noWrite bool
+		setup   setup
+		want    []string
+	}{
+		{"DNS server unreachable", false, func(t *testing.T, w *world) string {
+			cfg := w.config(t, "test-key", "")
+			text := strings.Replace(readFile(t, cfg), "server = \""+w.bind.Addr+"\"", "server = \"127.0.0.1:9\"", 1)
+			writeFile(cfg, text)
+			return cfg
+		}, []string{"127.0.0.1:9", "unreachable"}},
+		{"TSIG mismatch", false, func(t *testing.T, w *world) string {
+			cfg := w.config(t, "test-key", "")
+			writeFile(w.dir+"/tsig.secret", "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldCB3cm9uZyBzZWM=\n")
+			return cfg
+		}, []string{w0addr, "BADSIG"}},
+		{"REFUSED", true, withKey("test-key"), []string{w0addr, "REFUSED"}},
+		{"DigiCert 401", false, withKey("wrong-key"), []string{"GET /order/certificate", "401"}},
+		{"DigiCert 403", false, withKey("view-key"), []string{"403", "access_denied"}},
+		{"DigiCert 404", false, fault("GET", "/order/certificate/{id}/validation", sandbox.FaultNotFound), []string{"404", "not_found|order"}},
+		{"DigiCert 429", false, fault("", "*", sandbox.FaultRateLimit), []string{"429", "request_limit_exceeded"}},
+		{"DigiCert 500", false, fault("", "*", sandbox.FaultServerError), []string{"500", "internal_error"}},
+		{"DigiCert malformed JSON", false, fault("GET", "/order/certificate", sandbox.FaultMalformedJSON), []string{"GET /order/certificate", "JSON"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := newWorldOpts(t, []string{"err.test"}, c.noWrite)
+			id := w.sim.AddOrder(sandbox.OrderSpec{CommonName: "www.err.test"})
+			cfg := c.setup(t, w)
+			r := runDcvd(t, deadlineCtx(t, time.Minute), nil, "run", "--config", cfg, "--timeout", "20s")
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			found := false
+			for _, line := range strings.Split(r.stdout, "\n") {
+				ok := true
+				for _, want := range c.want {
+					want = strings.ReplaceAll(want, w0addr, w.bind.Addr)
+					ok = ok && strings.Contains(line, want)
+				}
+				found = found || ok
+			}
+			if !found {
+				t.Fatalf("no summary line names %q\nstdout:\n%s\nstderr:\n%s", c.want, r.stdout, r.stderr)
+			}
+			if o, _ := w.sim.Order(id); o.Status != "pending" {
+				t.Fatalf("order %d is %s, want still pending", id, o.Status)
+			}
+			if l := w.leftovers(t); len(l) > 0 {
+				t.Fatalf("records left: %v", l)
+			}
+		})
+	}
+}
+
+// w0addr in an expected string stands for the world's BIND address.
+const w0addr = "<bind>"

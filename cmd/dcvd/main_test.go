@@ -76,6 +76,20 @@ func newWorld(t *testing.T, zones []string, records map[string][]string) *world 
 	for _, z := range zones {
 		bz = append(bz, testenv.BINDZone{Name: z, Records: records[z]})
 	}
+	return startWorld(t, zones, bz)
+}
+
+// newWorldOpts is newWorld where the zones may refuse updates.
+func newWorldOpts(t *testing.T, zones []string, noUpdate bool) *world {
+	t.Helper()
+	var bz []testenv.BINDZone
+	for _, z := range zones {
+		bz = append(bz, testenv.BINDZone{Name: z, NoUpdate: noUpdate})
+	}
+	return startWorld(t, zones, bz)
+}
+
+func startWorld(t *testing.T, zones []string, bz []testenv.BINDZone) *world {
 	b := testenv.StartBIND(t, testenv.BINDOptions{Zones: bz})
 	sim := sandbox.New(sandbox.Options{Keys: []string{"test-key"}, ViewOnlyKeys: []string{"view-key"}, DNSServers: []string{b.Addr}, NoLimits: true})
 	srv := httptest.NewServer(sim)

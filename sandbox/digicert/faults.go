@@ -19,6 +19,9 @@ const (
 	FaultMalformedError
 	// FaultRateLimit answers 429 request_limit_exceeded.
 	FaultRateLimit
+	// FaultNotFound answers 404 not_found|order, as for an order that was
+	// deleted or belongs to another account.
+	FaultNotFound
 )
 
 type faultRule struct {
@@ -71,5 +74,7 @@ func (f *faultRule) write(w http.ResponseWriter) {
 		w.Write([]byte("<html><body><h1>502 Bad Gateway</h1></body></html>"))
 	case FaultRateLimit:
 		writeError(w, http.StatusTooManyRequests, "request_limit_exceeded", "Service unavailable, please limit request volume.")
+	case FaultNotFound:
+		writeError(w, http.StatusNotFound, "not_found|order", "The requested order was not found.")
 	}
 }
