@@ -62,6 +62,11 @@ a name no backend serves).`,
 			Short: short,
 			Args:  cobra.ArbitraryArgs,
 			RunE: func(cmd *cobra.Command, args []string) error {
+				// Calls that need no DNS (dehydrated's other verbs, uacme's
+				// other challenge types) do not open the config at all.
+				if done, err := answerWithoutConfig(cmd.Name(), args); done {
+					return err
+				}
 				return run(cmd, func(ctx context.Context, r *Runner) error { return fn(ctx, r, args) })
 			},
 		}
@@ -164,6 +169,21 @@ waiting for validation is not disturbed; --older-than 0 removes everything.`,
 	}
 	c.Flags().DurationVar(&olderThan, "older-than", 10*time.Minute, "only records published at least this long ago")
 	return c
+}
+
+// answerWithoutConfig answers the tool calls that need no DNS work.
+func answerWithoutConfig(cmd string, args []string) (done bool, err error) {
+	switch cmd {
+	case "dehydrated":
+		if len(args) > 0 && !dehydratedHandles(args[0]) {
+			return true, nil
+		}
+	case "uacme":
+		if len(args) == 5 && args[1] != "dns-01" {
+			return true, declineUacme(args[1], args[2])
+		}
+	}
+	return false, nil
 }
 
 func exactArgs(n int) cobra.PositionalArgs {

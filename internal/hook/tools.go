@@ -129,9 +129,7 @@ func (r *Runner) Dehydrated(ctx context.Context, args []string) error {
 		return usageErr("dehydrated: no verb given (this is dehydrated's HOOK: dcvd hook dehydrated VERB ARGS...)")
 	}
 	verb, rest := args[0], args[1:]
-	switch verb {
-	case "deploy_challenge", "clean_challenge":
-	default:
+	if !dehydratedHandles(verb) {
 		return nil
 	}
 	if len(rest) == 0 || len(rest)%3 != 0 {
@@ -145,6 +143,11 @@ func (r *Runner) Dehydrated(ctx context.Context, args []string) error {
 		return r.Remove(ctx, items)
 	}
 	return r.Add(ctx, "dehydrated:"+itemNames(items), items, true)
+}
+
+// dehydratedHandles reports whether dcvd acts on a dehydrated verb.
+func dehydratedHandles(verb string) bool {
+	return verb == "deploy_challenge" || verb == "clean_challenge"
 }
 
 // Uacme handles one uacme hook call (METHOD TYPE IDENT TOKEN AUTH). begin
@@ -167,7 +170,7 @@ func (r *Runner) Uacme(ctx context.Context, args []string, env Env) error {
 	}
 	method, typ, ident, auth := args[0], args[1], args[2], args[4]
 	if typ != "dns-01" {
-		return &Error{Code: ExitFailed, Err: fmt.Errorf("uacme: declining %s challenge for %s: dcvd solves dns-01 only", typ, ident)}
+		return declineUacme(typ, ident)
 	}
 	if ident == "" || auth == "" {
 		return usageErr("uacme %s: empty IDENT or AUTH", method)
@@ -180,6 +183,10 @@ func (r *Runner) Uacme(ctx context.Context, args []string, env Env) error {
 		return r.Remove(ctx, []Item{item})
 	}
 	return usageErr("uacme: unknown METHOD %q (want begin, done or failed)", method)
+}
+
+func declineUacme(typ, ident string) error {
+	return &Error{Code: ExitFailed, Err: fmt.Errorf("uacme: declining %s challenge for %s: dcvd solves dns-01 only", typ, ident)}
 }
 
 // LegoExec handles lego's exec provider: `present FQDN VALUE` / `cleanup
