@@ -25,7 +25,7 @@ import (
 // RFC 2136 + TSIG, Pebble resolving through it, a dcvd config routing the
 // zone to BIND, and the dcvd binary.
 type e2e struct {
-	t      *testing.T
+	t      testing.TB
 	Zone   string
 	BIND   *testenv.BIND
 	Pebble *pebble
@@ -75,7 +75,7 @@ func dcvdBinary(t testing.TB) string {
 }
 
 // newE2E starts BIND and Pebble and writes a dcvd config.
-func newE2E(t *testing.T) *e2e {
+func newE2E(t testing.TB) *e2e {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test (-short)")
