@@ -265,28 +265,43 @@ func cutFromAnswer(r *dns.Msg, name, zone string) string {
 }
 
 // overrideZone finds the zone of name by asking the override servers
-// directly; when none of them answers usefully the override's own zone is
-// used (it cannot be "." then).
+// directly, walking up from name: an answer that is a CNAME (a CNAME cannot
+// sit at a zone apex) or carries no SOA moves one label up. When none of
+// them answers usefully the override's own zone is used (it cannot be "."
+// then).
 func (c *Checker) overrideZone(ctx context.Context, name string, ov override) (*zoneInfo, error) {
 	zi := &zoneInfo{Zone: ov.zone, Override: true, ttl: time.Minute}
 	for _, a := range ov.addrs {
 		zi.Servers = append(zi.Servers, server{Addr: a})
 	}
 	var last string
-	for _, a := range ov.addrs {
-		ex := c.exchange(ctx, a, newQuestion(name, dns.TypeSOA, false))
-		c.stats.discovery.Add(int64(ex.queries))
-		switch {
-		case ex.err != nil:
-			last = fmt.Sprintf("%s: %v", a, ex.err)
-			continue
-		case ex.msg.Rcode != dns.RcodeSuccess && ex.msg.Rcode != dns.RcodeNameError:
-			last = fmt.Sprintf("%s: %s", a, dns.RcodeToString[ex.msg.Rcode])
-			continue
+	for q := name; dns.IsSubDomain(ov.zone, q); {
+		for _, a := range ov.addrs {
+			ex := c.exchange(ctx, a, newQuestion(q, dns.TypeSOA, false))
+			c.stats.discovery.Add(int64(ex.queries))
+			switch {
+			case ex.err != nil:
+				last = fmt.Sprintf("%s: %v", a, ex.err)
+				continue
+			case ex.msg.Rcode != dns.RcodeSuccess && ex.msg.Rcode != dns.RcodeNameError:
+				last = fmt.Sprintf("%s: %s", a, dns.RcodeToString[ex.msg.Rcode])
+				continue
+			}
+			if cut := cutFromAnswer(ex.msg, q, ""); cut != "" {
+				zi.Zone = cut
+				return zi, nil
+			}
+			last = fmt.Sprintf("%s: no SOA for %s", a, q)
+			break // the servers agree on the data; go up a label
 		}
-		if cut := cutFromAnswer(ex.msg, name, ""); cut != "" {
-			zi.Zone = cut
-			return zi, nil
+		if q == "." || ctx.Err() != nil {
+			break
+		}
+		off, end := dns.NextLabel(q, 0)
+		if end {
+			q = "."
+		} else {
+			q = q[off:]
 		}
 	}
 	if ov.zone == "." {
