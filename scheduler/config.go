@@ -72,7 +72,7 @@ type Config struct {
 	// Logger receives one line per state change (default: discard).
 	Logger *slog.Logger
 	// OnChange, if set, is called after every saved state change (for a live
-	// progress line). It must not block.
+	// progress line), one call at a time. It must not block.
 	OnChange func(store.Challenge)
 }
 
@@ -82,6 +82,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Router == nil {
 		return errors.New("scheduler: no DNS router")
+	}
+	if c.Checker == nil {
+		return errors.New("scheduler: no propagation checker")
 	}
 	if c.Workers <= 0 {
 		c.Workers = max(4, 2*runtime.GOMAXPROCS(0))

@@ -26,6 +26,7 @@ type Engine struct {
 	order    []*account
 	backends map[string]*backend
 	trace    func(step string, rows int, took time.Duration) // tests and benchmarks
+	changeMu sync.Mutex                                      // OnChange calls are serialized
 }
 
 type account struct {

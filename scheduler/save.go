@@ -100,7 +100,9 @@ func (e *Engine) logChanges(rows []*store.Challenge, prev []snap) {
 			}
 		}
 		if e.cfg.OnChange != nil {
+			e.changeMu.Lock()
 			e.cfg.OnChange(*c)
+			e.changeMu.Unlock()
 		}
 	}
 }
