@@ -3,6 +3,7 @@ package dnspublish
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 )
 
@@ -75,4 +76,26 @@ type Spec struct {
 	// do network I/O that can fail because a server is down: the daemon should
 	// start and report the failure per record.
 	Open func(ctx context.Context, base Base, options any) (Publisher, error)
+}
+
+// SpecFor builds a Spec from a backend's options struct O and its
+// constructor, so a backend's entry point is one line:
+//
+//	func Spec() dnspublish.Spec { return dnspublish.SpecFor("rfc2136", New) }
+func SpecFor[O any, P Publisher](typ string, open func(base Base, o O) (P, error)) Spec {
+	return Spec{
+		Type:    typ,
+		Options: func() any { return new(O) },
+		Open: func(ctx context.Context, base Base, options any) (Publisher, error) {
+			o, ok := options.(*O)
+			if !ok {
+				return nil, fmt.Errorf("%s %q: options are %T, want %T", typ, base.Name, options, new(O))
+			}
+			p, err := open(base, *o)
+			if err != nil {
+				return nil, err // not a typed nil inside the interface
+			}
+			return p, nil
+		},
+	}
 }

@@ -72,19 +72,7 @@ type Options struct {
 }
 
 // Spec describes the embedded backend to the configuration loader.
-func Spec() dnspublish.Spec {
-	return dnspublish.Spec{
-		Type:    Type,
-		Options: func() any { return new(Options) },
-		Open: func(ctx context.Context, base dnspublish.Base, options any) (dnspublish.Publisher, error) {
-			o, ok := options.(*Options)
-			if !ok {
-				return nil, fmt.Errorf("embedded %q: options are %T, want *embedded.Options", base.Name, options)
-			}
-			return New(base, *o)
-		},
-	}
-}
+func Spec() dnspublish.Spec { return dnspublish.SpecFor(Type, New) }
 
 // Publisher stores records in the RecordStore and serves them.
 type Publisher struct {

@@ -18,7 +18,6 @@
 package rfc2136
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -65,19 +64,7 @@ type Options struct {
 }
 
 // Spec describes the rfc2136 backend to the configuration loader.
-func Spec() dnspublish.Spec {
-	return dnspublish.Spec{
-		Type:    Type,
-		Options: func() any { return new(Options) },
-		Open: func(ctx context.Context, base dnspublish.Base, options any) (dnspublish.Publisher, error) {
-			o, ok := options.(*Options)
-			if !ok {
-				return nil, fmt.Errorf("rfc2136 %q: options are %T, want *rfc2136.Options", base.Name, options)
-			}
-			return New(base, *o)
-		},
-	}
-}
+func Spec() dnspublish.Spec { return dnspublish.SpecFor(Type, New) }
 
 // Publisher writes records by RFC 2136 UPDATE to one server.
 type Publisher struct {
