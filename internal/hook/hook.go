@@ -341,9 +341,15 @@ func (r *Runner) owned(ctx context.Context, it Item) ([]*store.Challenge, error)
 	return out, nil
 }
 
-// pending lists this order's hook rows that are published but not yet seen
-// on every server.
+// pendingWindow bounds how far back pending looks for rows of the same
+// certbot run, so a row a crashed earlier run left behind (and whose record
+// someone may have deleted by hand) cannot make every later run wait.
+const pendingWindow = time.Hour
+
+// pending lists this order's recent hook rows that are published but not
+// yet seen on every server.
 func (r *Runner) pending(ctx context.Context, order string, names []string) ([]*store.Challenge, error) {
+	since := r.now().Add(-pendingWindow)
 	var out []*store.Challenge
 	seen := map[int64]bool{}
 	for _, n := range names {
@@ -353,7 +359,7 @@ func (r *Runner) pending(ctx context.Context, order string, names []string) ([]*
 		}
 		for i := range list {
 			c := &list[i]
-			if c.Order == order && c.DNS == store.DNSPresent && !seen[c.ID] {
+			if c.Order == order && c.DNS == store.DNSPresent && c.Created.After(since) && !seen[c.ID] {
 				seen[c.ID] = true
 				out = append(out, c)
 			}
