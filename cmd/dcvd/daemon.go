@@ -66,6 +66,7 @@ func runDaemon(ctx context.Context, configPath string) error {
 	daemon.SdNotify(false, daemon.SdNotifyReady)
 	defer daemon.SdNotify(false, daemon.SdNotifyStopping)
 	go watchdog(ctx, a)
+	go sweepHookLeftovers(ctx, a)
 	log.Info("dcvd started", "version", versionString(), "accounts", len(a.Providers), "backends", len(a.Publishers))
 	err = a.Engine.Run(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -92,6 +93,27 @@ func watchdog(ctx context.Context, a *app.App) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// sweepHookLeftovers removes, every few minutes, records that a hook
+// published and its tool never cleaned up (the tool crashed) once they are
+// older than daemon.hook_max_age.
+func sweepHookLeftovers(ctx context.Context, a *app.App) {
+	maxAge := a.Config.Daemon.HookMaxAge.D()
+	t := time.NewTicker(min(maxAge/4, 10*time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := a.Engine.Cleanup(ctx, maxAge); err != nil {
+			a.Logger.Warn("hook leftover cleanup failed", "err", err)
+		} else if n > 0 {
+			a.Logger.Info("removed hook leftovers", "records", n, "older_than", maxAge)
 		}
 	}
 }
