@@ -8,6 +8,9 @@
 #   certbot-rfc2136  certbot + certbot-dns-rfc2136 at its defaults (~3 min)
 #   lego-rfc2136     lego CLI + its rfc2136 provider at its defaults (~11 min)
 #
+# then BenchmarkHookCalls: only the hook processes certbot runs for one
+# certificate (n auth calls + n cleanup calls), dcvd vs the bare hook.
+#
 # Needs: go, named (bind9), nsupdate (bind9-dnsutils), pebble, certbot,
 # python3-certbot-dns-rfc2136, lego. Everything listens on 127.0.0.1 high
 # ports.
@@ -34,5 +37,7 @@ done
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) CPUs: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
 echo "# certbot $(certbot --version 2>&1 | awk '{print $2}'), pebble $(dpkg-query -W -f '${Version}' pebble 2>/dev/null || echo '?'), lego $(dpkg-query -W -f '${Version}' lego 2>/dev/null || echo '?'), $(named -v)"
-DCVD_BENCH_SKIP="$skip" exec go test ./internal/hook/ -run '^$' -bench '^BenchmarkHooks$' \
+DCVD_BENCH_SKIP="$skip" go test ./internal/hook/ -run '^$' -bench '^BenchmarkHooks$' \
   -benchtime 1x -count "$count" -timeout 90m
+# The hook calls alone (no certbot): dcvd vs the bare nsupdate hook.
+go test ./internal/hook/ -run '^$' -bench '^BenchmarkHookCalls$' -benchtime 10x -count "$count" -timeout 30m

@@ -128,3 +128,48 @@ func writeFile(t testing.TB, path, data string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkHookCalls isolates the hooks from certbot: one op is every hook
+// call certbot makes for one certificate of n names (n auth calls, the last
+// one waiting for all values, then n cleanup calls), with the dcvd binary
+// and with the bare nsupdate hook.
+func BenchmarkHookCalls(b *testing.B) {
+	e := newE2E(b)
+	keyFile := filepath.Join(e.Dir, "tsig.key")
+	keyName := strings.TrimSuffix(e.BIND.Key.Name, ".")
+	writeFile(b, keyFile, fmt.Sprintf("key %q { algorithm hmac-sha256; secret %q; };\n", keyName, e.BIND.Key.Secret), 0o600)
+	bare := func(op string) string {
+		path := filepath.Join(e.Dir, "bare-"+op+".sh")
+		writeFile(b, path, fmt.Sprintf("#!/bin/sh\nprintf 'server %s %d\\nupdate %s _acme-challenge.%%s. 60 IN TXT \"%%s\"\\nsend\\n' \"$CERTBOT_DOMAIN\" \"$CERTBOT_VALIDATION\" | exec nsupdate -k %s\n",
+			e.BIND.Host, e.BIND.Port, op, keyFile), 0o755)
+		return path
+	}
+	hooks := []struct{ name, auth, cleanup string }{
+		{"dcvd", e.DCVD + " hook certbot-auth", e.DCVD + " hook certbot-cleanup"},
+		{"bare-nsupdate", bare("add"), bare("delete")},
+	}
+	for _, h := range hooks {
+		for _, n := range []int{1, 2, 10} {
+			b.Run(fmt.Sprintf("%s/%d-names", h.name, n), func(b *testing.B) {
+				e.t = b
+				names := make([]string, n)
+				for i := range names {
+					names[i] = fmt.Sprintf("n%d.%s", i, e.Zone)
+				}
+				all := strings.Join(names, ",")
+				for i := 0; i < b.N; i++ {
+					value := fmt.Sprintf("%043d", i)
+					for j, name := range names {
+						e.run(time.Minute, e.env("CERTBOT_DOMAIN="+name, "CERTBOT_VALIDATION="+value, "CERTBOT_ALL_DOMAINS="+all,
+							fmt.Sprintf("CERTBOT_REMAINING_CHALLENGES=%d", n-1-j)), "/bin/sh", "-c", h.auth)
+					}
+					for _, name := range names {
+						e.run(time.Minute, e.env("CERTBOT_DOMAIN="+name, "CERTBOT_VALIDATION="+value), "/bin/sh", "-c", h.cleanup)
+					}
+				}
+				b.StopTimer()
+				e.assertClean()
+			})
+		}
+	}
+}
