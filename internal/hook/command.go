@@ -144,8 +144,9 @@ func CleanupCommand(open Opener) *cobra.Command {
 		Use:   "cleanup",
 		Short: "remove records left behind by crashed hooks or runs",
 		Long: `Remove every record dcvd published that a crashed ACME client, hook or run left
-behind. Records younger than --older-than are kept, so a certbot that is still
-waiting for validation is not disturbed; --older-than 0 removes everything.`,
+behind. Records younger than --older-than (default: [daemon] hook_max_age) are
+kept, so a tool that is still waiting for its CA is not disturbed;
+--older-than 0 removes everything now.`,
 		Args:          exactArgs(0),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -159,6 +160,9 @@ waiting for validation is not disturbed; --older-than 0 removes everything.`,
 				return &Error{Code: ExitUsage, Err: fmt.Errorf("cleanup: open config: %w", err)}
 			}
 			defer a.Close()
+			if !cmd.Flags().Changed("older-than") {
+				olderThan = a.Config.Daemon.HookMaxAge.D()
+			}
 			n, err := a.Engine.Cleanup(ctx, olderThan)
 			if err != nil {
 				return failErr(fmt.Errorf("cleanup: %w", err))
@@ -167,7 +171,7 @@ waiting for validation is not disturbed; --older-than 0 removes everything.`,
 			return nil
 		},
 	}
-	c.Flags().DurationVar(&olderThan, "older-than", 10*time.Minute, "only records published at least this long ago")
+	c.Flags().DurationVar(&olderThan, "older-than", 0, "only records untouched at least this long (default [daemon] hook_max_age, 6h)")
 	return c
 }
 

@@ -210,6 +210,14 @@ func TestHookCrashCleanup(t *testing.T) {
 	if got := e.txtValues(name); !slices.Equal(got, []string{valueA}) {
 		t.Fatalf("after the crash: TXT %v, want the leftover", got)
 	}
+	// By default only records older than hook_max_age (6h) are leftovers:
+	// a tool may still be waiting for its CA.
+	if r := e.dcvd([]string{"DCVD_CONFIG=" + cfg}, "cleanup"); r.code != 0 || !strings.Contains(r.stdout, "removed 0 ") {
+		t.Fatalf("dcvd cleanup (default age): exit %d, %q %q; want removed 0", r.code, r.stdout, r.stderr)
+	}
+	if got := e.txtValues(name); !slices.Equal(got, []string{valueA}) {
+		t.Fatalf("cleanup removed a fresh record: TXT %v", got)
+	}
 	r := e.dcvd([]string{"DCVD_CONFIG=" + cfg}, "cleanup", "--older-than", "0")
 	if r.code != 0 {
 		t.Fatalf("dcvd cleanup: exit %d: %s", r.code, r.stderr)
