@@ -95,7 +95,7 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, error) {
 	}
 	rows := make([]store.Challenge, 0, len(chs))
 	for _, ch := range chs {
-		rows = append(rows, rowFor(a.name, ch))
+		rows = append(rows, e.delegated(ctx, rowFor(a.name, ch)))
 	}
 	n, err := e.st.Discover(ctx, rows)
 	if err != nil {
@@ -103,6 +103,30 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, error) {
 	}
 	e.log.Info("discovered", "account", a.name, "found", len(chs), "new", n)
 	return n, nil
+}
+
+// delegated moves a record whose name lies outside every configured zone to
+// the end of its CNAME chain when that lies inside one (a one-time delegation
+// such as `_dnsauth.example.com CNAME example.com.dcv.example.net` into a
+// zone the embedded server answers for). Anything else is left for the
+// router to refuse with its usual error. The row's Key stays the CA's.
+func (e *Engine) delegated(ctx context.Context, c store.Challenge) store.Challenge {
+	if c.State != store.Discovered || c.Record.Type != dnspublish.TXT || e.cfg.Checker == nil {
+		return c
+	}
+	if _, _, err := e.router.Route(c.Record.FQDN); err == nil {
+		return c
+	}
+	target, err := e.cfg.Checker.Target(ctx, c.Record.FQDN)
+	if err != nil || target == c.Record.FQDN {
+		return c
+	}
+	if _, _, err := e.router.Route(target); err != nil {
+		return c
+	}
+	e.log.Info("record follows its CNAME into a configured zone", "account", c.Account, "name", c.Record.FQDN, "target", target)
+	c.Record.FQDN = target
+	return c
 }
 
 // rowFor turns a provider's challenge into a new row. A record that can never

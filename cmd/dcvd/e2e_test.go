@@ -264,3 +264,37 @@ func TestRuntimeErrors(t *testing.T) {
 
 // w0addr in an expected string stands for the world's BIND address.
 const w0addr = "<bind>"
+
+// TestDelegationCNAME: the customer's zone is not configured in dcvd; a
+// one-time `_dnsauth.www.cust.test CNAME www.cust.test.dcv.test.` delegates
+// the DCV record into dcv.test, which dcvd writes. dcvd publishes at the
+// CNAME target, DigiCert (the simulator) follows the CNAME, the order is
+// issued and nothing is left.
+func TestDelegationCNAME(t *testing.T) {
+	w := newWorld(t, []string{"cust.test", "dcv.test"}, map[string][]string{
+		"cust.test": {"_dnsauth.www IN CNAME www.cust.test.dcv.test."},
+	})
+	id := w.sim.AddOrder(sandbox.OrderSpec{CommonName: "www.cust.test"})
+	cfg := w.config(t, "test-key", "")
+	text := readFile(t, cfg)
+	text = strings.Replace(text, `zones = ["cust.test", "dcv.test"]`, `zones = ["dcv.test"]`, 1)
+	text = strings.Replace(text, "schedule = \"@every 1h\"\n", "schedule = \"@every 1h\"\ntxt_name = \"dnsauth\"\n", 1)
+	writeFile(cfg, text)
+
+	r := runDcvd(t, deadlineCtx(t, time.Minute), nil, "run", "--config", cfg, "--timeout", "30s")
+	if r.code != 0 {
+		t.Fatalf("run exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if o, _ := w.sim.Order(id); o.Status != "issued" {
+		t.Fatalf("order %s, want issued", o.Status)
+	}
+	st := runDcvd(t, deadlineCtx(t, time.Minute), nil, "status", "--config", cfg, "--all", "--json")
+	var rows []statusRow
+	json.Unmarshal([]byte(st.stdout), &rows)
+	if len(rows) != 1 || rows[0].Record != "www.cust.test.dcv.test." || rows[0].Zone != "dcv.test." {
+		t.Fatalf("record not published at the CNAME target: %+v", rows)
+	}
+	if l := w.leftovers(t); len(l) > 0 {
+		t.Fatalf("records left: %v", l)
+	}
+}
