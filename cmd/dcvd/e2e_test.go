@@ -298,3 +298,24 @@ func TestDelegationCNAME(t *testing.T) {
 		t.Fatalf("records left: %v", l)
 	}
 }
+
+// TestHookQuietOnSuccess: certbot reports any stderr of a hook as error
+// output, so a successful hook prints nothing there even at log_level info;
+// a usage error exits 2 with one line.
+func TestHookQuietOnSuccess(t *testing.T) {
+	w := newWorld(t, []string{"hook.test"}, nil)
+	cfg := w.config(t, "test-key", "")
+	writeFile(cfg, strings.Replace(readFile(t, cfg), `log_level = "warn"`, `log_level = "info"`, 1))
+	ctx := deadlineCtx(t, time.Minute)
+	for _, args := range [][]string{
+		{"hook", "add", "_acme-challenge.hook.test", "quiet-value-1"},
+		{"hook", "remove", "_acme-challenge.hook.test", "quiet-value-1"},
+	} {
+		r := runDcvd(t, ctx, nil, append([]string{"--config", cfg}, args...)...)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+	r := runDcvd(t, ctx, nil, "--config", cfg, "hook", "add", "_acme-challenge.elsewhere.example", "v")
+	checkOneLine(t, r, 2, "elsewhere.example")
+}

@@ -13,7 +13,7 @@ import (
 // addHookCommands adds `dcvd hook ...` and `dcvd cleanup`.
 func addHookCommands(root *cobra.Command, g *globals) {
 	open := func(ctx context.Context) (*app.App, error) {
-		return app.Open(ctx, g.configPath, app.Options{})
+		return app.Open(ctx, g.configPath, app.Options{MinLogLevel: "warn"})
 	}
 	root.AddCommand(hook.Command(open), hook.CleanupCommand(open))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dcvd/dcvd/internal/config"
+	"github.com/dcvd/dcvd/internal/hook"
 )
 
 // Exit codes.
@@ -66,7 +67,7 @@ func exitCode(err error) int {
 	if errors.As(err, &ce) {
 		return exitConfig
 	}
-	return exitFailed
+	return hook.ExitCode(err) // hook errors carry their documented code; others are 1
 }
 
 // globals holds the persistent flags.

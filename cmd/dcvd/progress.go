@@ -116,3 +116,12 @@ func (p *progress) logWriter() io.Writer {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// minLogLevel keeps info lines (one per state change) off a terminal, where
+// the live line shows progress; logs to a file or journal keep them.
+func (p *progress) minLogLevel() string {
+	if p.tty {
+		return "warn"
+	}
+	return ""
+}

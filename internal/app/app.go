@@ -41,6 +41,10 @@ type Options struct {
 	LogOutput io.Writer
 	// OnChange is passed to the engine (live progress on a terminal).
 	OnChange func(store.Challenge)
+	// MinLogLevel raises the config's log_level to at least this level
+	// ("warn" for hooks and the live progress line, whose callers show
+	// their own output); "debug" in the config is always kept.
+	MinLogLevel string
 }
 
 // LoadConfig reads the config at path ("" → $DCVD_CONFIG → the default)
@@ -65,7 +69,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if out == nil {
 		out = os.Stderr
 	}
-	a := &App{Config: cfg, Logger: NewLogger(out, cfg.Daemon.LogFormat, cfg.Daemon.LogLevel)}
+	a := &App{Config: cfg, Logger: NewLogger(out, cfg.Daemon.LogFormat, effectiveLevel(cfg.Daemon.LogLevel, opts.MinLogLevel))}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -180,6 +184,21 @@ func (a *App) Close() error {
 		errs = append(errs, a.Store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// effectiveLevel is the configured level raised to min, except that an
+// explicit "debug" always wins (someone is investigating).
+func effectiveLevel(configured, min string) string {
+	if min == "" || configured == "debug" {
+		return configured
+	}
+	var c, m slog.Level
+	c.UnmarshalText([]byte(strings.ToUpper(configured)))
+	m.UnmarshalText([]byte(strings.ToUpper(min)))
+	if m > c {
+		return min
+	}
+	return configured
 }
 
 // NewLogger builds the slog logger the config asks for.
