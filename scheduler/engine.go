@@ -105,27 +105,38 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, error) {
 	return n, nil
 }
 
-// delegated moves a record whose name lies outside every configured zone to
-// the end of its CNAME chain when that lies inside one (a one-time delegation
-// such as `_dnsauth.example.com CNAME example.com.dcv.example.net` into a
-// zone the embedded server answers for). Anything else is left for the
-// router to refuse with its usual error. The row's Key stays the CA's.
-func (e *Engine) delegated(ctx context.Context, c store.Challenge) store.Challenge {
-	if c.State != store.Discovered || c.Record.Type != dnspublish.TXT || e.cfg.Checker == nil {
-		return c
+// EffectiveRecord moves a TXT record whose name lies outside every
+// configured zone to the end of its CNAME chain when that lies inside one: a
+// one-time delegation such as `_acme-challenge.example.com CNAME
+// example.com.dcv.example.net` into a zone the embedded server (or an RFC
+// 2136 server) answers for. ok is false, and rec unchanged, when the name is
+// routable as it is or the chain leads nowhere dcvd may write; the router
+// then refuses it with its usual error.
+func (e *Engine) EffectiveRecord(ctx context.Context, rec dnspublish.Record) (_ dnspublish.Record, ok bool) {
+	if rec.Type != dnspublish.TXT || e.cfg.Checker == nil {
+		return rec, false
 	}
-	if _, _, err := e.router.Route(c.Record.FQDN); err == nil {
-		return c
+	if _, _, err := e.router.Route(rec.FQDN); err == nil {
+		return rec, false
 	}
-	target, err := e.cfg.Checker.Target(ctx, c.Record.FQDN)
-	if err != nil || target == c.Record.FQDN {
-		return c
+	target, err := e.cfg.Checker.Target(ctx, rec.FQDN)
+	if err != nil || target == rec.FQDN {
+		return rec, false
 	}
 	if _, _, err := e.router.Route(target); err != nil {
-		return c
+		return rec, false
 	}
-	e.log.Info("record follows its CNAME into a configured zone", "account", c.Account, "name", c.Record.FQDN, "target", target)
-	c.Record.FQDN = target
+	e.log.Info("record follows its CNAME into a configured zone", "name", rec.FQDN, "target", target)
+	rec.FQDN = target
+	return rec, true
+}
+
+// delegated applies EffectiveRecord to a freshly discovered row. The row's
+// Key stays the CA's.
+func (e *Engine) delegated(ctx context.Context, c store.Challenge) store.Challenge {
+	if c.State == store.Discovered {
+		c.Record, _ = e.EffectiveRecord(ctx, c.Record)
+	}
 	return c
 }
 

@@ -319,3 +319,43 @@ func TestHookQuietOnSuccess(t *testing.T) {
 	r := runDcvd(t, ctx, nil, "--config", cfg, "hook", "add", "_acme-challenge.elsewhere.example", "v")
 	checkOneLine(t, r, 2, "elsewhere.example")
 }
+
+// TestHookDelegationCNAME: certbot hands dcvd the customer's domain; its
+// `_acme-challenge` name is a one-time CNAME into dcv.test, the only zone
+// dcvd writes. The hook publishes at the target, waits, and removes it.
+func TestHookDelegationCNAME(t *testing.T) {
+	w := newWorld(t, []string{"cust.test", "dcv.test"}, map[string][]string{
+		"cust.test": {"_acme-challenge.shop IN CNAME shop.cust.test.dcv.test."},
+	})
+	cfg := w.config(t, "test-key", "")
+	writeFile(cfg, strings.Replace(readFile(t, cfg), `zones = ["cust.test", "dcv.test"]`, `zones = ["dcv.test"]`, 1))
+	ctx := deadlineCtx(t, time.Minute)
+	env := []string{"CERTBOT_DOMAIN=shop.cust.test", "CERTBOT_VALIDATION=delegated-value", "CERTBOT_REMAINING_CHALLENGES=0", "CERTBOT_ALL_DOMAINS=shop.cust.test"}
+	r := runDcvd(t, ctx, env, "--config", cfg, "hook", "certbot-auth")
+	if r.code != 0 {
+		t.Fatalf("certbot-auth exit %d: %s", r.code, r.stderr)
+	}
+	txt := func() []string {
+		rrs, err := w.bind.AXFR(ctx, "dcv.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, rr := range rrs {
+			if strings.HasPrefix(rr.Header().Name, "shop.cust.test.dcv.test.") && strings.Contains(rr.String(), "TXT") {
+				out = append(out, rr.String())
+			}
+		}
+		return out
+	}
+	if got := txt(); len(got) != 1 || !strings.Contains(got[0], "delegated-value") {
+		t.Fatalf("record at the CNAME target: %v", got)
+	}
+	r = runDcvd(t, ctx, env, "--config", cfg, "hook", "certbot-cleanup")
+	if r.code != 0 {
+		t.Fatalf("certbot-cleanup exit %d: %s", r.code, r.stderr)
+	}
+	if got := txt(); len(got) != 0 {
+		t.Fatalf("left after cleanup: %v", got)
+	}
+}

@@ -15,12 +15,13 @@ import (
 // engine (for crash-safe publish and removal) and its checker (for waiting).
 func NewRunner(a *app.App) *Runner {
 	return &Runner{
-		store:  a.Store,
-		router: a.Router,
-		engine: a.Engine,
-		wait:   checkerWait(a.Checker),
-		log:    a.Logger,
-		now:    time.Now,
+		store:    a.Store,
+		router:   a.Router,
+		engine:   a.Engine,
+		wait:     checkerWait(a.Checker),
+		delegate: a.Engine.EffectiveRecord,
+		log:      a.Logger,
+		now:      time.Now,
 	}
 }
 

@@ -122,8 +122,11 @@ type Runner struct {
 	router *dnspublish.Router
 	engine engine
 	wait   waiter
-	log    *slog.Logger
-	now    func() time.Time
+	// delegate moves a record whose name no backend serves to the end of
+	// its CNAME chain when that is served (nil: no following).
+	delegate func(ctx context.Context, rec dnspublish.Record) (dnspublish.Record, bool)
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // Item is one record a tool asks for.
@@ -147,7 +150,7 @@ func nameOf(fqdn string) string {
 
 // prepare normalizes the items and checks that a backend serves each name,
 // before anything is written.
-func (r *Runner) prepare(items []Item) ([]Item, error) {
+func (r *Runner) prepare(ctx context.Context, items []Item) ([]Item, error) {
 	if len(items) == 0 {
 		return nil, usageErr("no record given")
 	}
@@ -156,6 +159,12 @@ func (r *Runner) prepare(items []Item) ([]Item, error) {
 		rec, err := it.Record.Normalize()
 		if err != nil {
 			return nil, usageErr("%v", err)
+		}
+		if it.Name == "" {
+			it.Name = nameOf(rec.FQDN)
+		}
+		if r.delegate != nil {
+			rec, _ = r.delegate(ctx, rec)
 		}
 		if _, _, err := r.router.Route(rec.FQDN); err != nil {
 			if errors.Is(err, dnspublish.ErrNoZone) {
@@ -177,7 +186,7 @@ func (r *Runner) prepare(items []Item) ([]Item, error) {
 // the records. It does not wait. On error, whatever was written is removed
 // again.
 func (r *Runner) Publish(ctx context.Context, order string, items []Item) ([]*store.Challenge, error) {
-	items, err := r.prepare(items)
+	items, err := r.prepare(ctx, items)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +278,7 @@ func (r *Runner) discard(rows []*store.Challenge) {
 // A value no hook row holds any more succeeds without touching DNS: dcvd
 // never removes a record it did not create.
 func (r *Runner) Remove(ctx context.Context, items []Item) error {
-	items, err := r.prepare(items)
+	items, err := r.prepare(ctx, items)
 	if err != nil {
 		return err
 	}
