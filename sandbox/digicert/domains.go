@@ -61,7 +61,7 @@ func (s *Server) domainInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	out := map[string]any{
-		"id": d.id, "is_active": true, "name": d.name, "date_created": d.created.UTC().Format(isoTime),
+		"id": d.id, "is_active": !d.inactive, "name": d.name, "date_created": d.created.UTC().Format(isoTime),
 		"is_pending_validation": !d.validated, "dcv_method": d.method,
 		"organization": map[string]any{"id": 112233, "status": "active", "name": "Sandbox Org", "is_active": "1"},
 	}

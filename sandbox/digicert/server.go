@@ -133,6 +133,7 @@ func (s *Server) routes() {
 	h("PUT /order/certificate/{id}/dcv-method", s.orderMethod)
 	h("PUT /order/certificate/{id}/check-dcv", s.checkDCV)
 	h("PUT /order/certificate/{id}/resend-emails", s.resendEmails)
+	h("GET /domain", s.listDomains)
 	h("GET /domain/{id}", s.domainInfo)
 	h("GET /domain/{id}/validation", s.domainValidation)
 	h("PUT /domain/{id}/dcv/method", s.domainMethod)

@@ -87,6 +87,7 @@ type domain struct {
 	validated   bool
 	validatedAt time.Time
 	created     time.Time
+	inactive    bool
 }
 
 type state struct {
