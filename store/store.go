@@ -121,6 +121,8 @@ type Store interface {
 	// a shared value at the same time must both remove it (idempotent), not
 	// each leave it to the other.
 	Holders(ctx context.Context, keys []string, except []int64) (map[string]int, error)
+	// Counts returns how many rows are in each state (metrics, STATUS=).
+	Counts(ctx context.Context) (map[State]int, error)
 
 	dnspublish.RecordStore
 

@@ -55,7 +55,7 @@ type stateCollector struct{ a *app.App }
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- stateDesc }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	counts, err := stateCounts(context.Background(), c.a)
+	counts, err := c.a.Store.Counts(context.Background())
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(stateDesc, err)
 		return
@@ -65,20 +65,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func stateCounts(ctx context.Context, a *app.App) (map[store.State]int, error) {
-	rows, err := a.Store.List(ctx, store.Filter{})
-	if err != nil {
-		return nil, err
-	}
-	counts := map[store.State]int{}
-	for _, r := range rows {
-		counts[r.State]++
-	}
-	return counts, nil
-}
-
 func statusLine(ctx context.Context, a *app.App) string {
-	counts, err := stateCounts(ctx, a)
+	counts, err := a.Store.Counts(ctx)
 	if err != nil {
 		return "store error: " + err.Error()
 	}

@@ -305,3 +305,21 @@ func TestRecordStore(t *testing.T) {
 		t.Fatalf("other backend touched: %+v", got)
 	}
 }
+
+func TestCounts(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "state.db"))
+	if got, err := s.Counts(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty counts = %v, %v", got, err)
+	}
+	s.Discover(ctx, []store.Challenge{row("a", "1", "a.example", "v1"), row("a", "1", "b.example", "v2"), row("a", "2", "c.example", "v3")})
+	all, _ := s.List(ctx, store.Filter{})
+	all[0].State = store.Cleaned
+	if err := s.Save(ctx, []*store.Challenge{&all[0]}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Counts(ctx)
+	if err != nil || got[store.Discovered] != 2 || got[store.Cleaned] != 1 || len(got) != 2 {
+		t.Fatalf("counts = %v, %v; want 2 discovered, 1 cleaned", got, err)
+	}
+}
