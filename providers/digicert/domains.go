@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"sort"
+	"strconv"
 )
 
 // Domain-level (prevalidation) DCV calls. {id} is the domain ID, as found in
@@ -62,4 +63,69 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// DomainFilters narrow a list-domains request (§2.8). Empty fields are not
+// sent.
+type DomainFilters struct {
+	// DCVMethod: "email", "dns-txt-token", "dns-cname-token", "http-token",
+	// "http-token-static".
+	DCVMethod string
+	// Status: "active" or "inactive" (the domain's own state, not its DCV).
+	Status string
+	// Search matches the name from its start; prefix "%" for "contains".
+	Search string
+	// IncludeValidation adds validations[] to every domain.
+	IncludeValidation bool
+}
+
+func (f DomainFilters) query() url.Values {
+	q := url.Values{}
+	if f.DCVMethod != "" {
+		q.Set("filters[dcv_method]", f.DCVMethod)
+	}
+	if f.Status != "" {
+		q.Set("filters[status]", f.Status)
+	}
+	if f.Search != "" {
+		q.Set("filters[search]", f.Search)
+	}
+	if f.IncludeValidation {
+		q.Set("include_validation", "true")
+	}
+	return q
+}
+
+// ListDomains returns one page of the account's domains (GET /domain).
+// limit 0 leaves the page size to DigiCert.
+func (c *Client) ListDomains(ctx context.Context, f DomainFilters, offset, limit int) (*DomainList, error) {
+	q := f.query()
+	q.Set("offset", strconv.Itoa(offset))
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out DomainList
+	if err := c.do(ctx, "GET", "/domain", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// AllDomains pages through every domain matching f, pageSize at a time,
+// until page.total is reached (or a page comes back empty, in case
+// DigiCert's total is off).
+func (c *Client) AllDomains(ctx context.Context, f DomainFilters, pageSize int) ([]Domain, error) {
+	var all []Domain
+	offset := 0
+	for {
+		page, err := c.ListDomains(ctx, f, offset, pageSize)
+		if err != nil {
+			return all, err
+		}
+		all = append(all, page.Domains...)
+		offset += len(page.Domains)
+		if len(page.Domains) == 0 || offset >= page.Page.Total {
+			return all, nil
+		}
+	}
 }

@@ -33,6 +33,11 @@ type Options struct {
 	// configured DNS method (default true). When false such orders are
 	// left alone.
 	SwitchEmailOrders *bool `toml:"switch_email_orders"`
+	// Prevalidate makes discovery also validate the account's domains
+	// (OV/EV prevalidation, GET /domain), not only pending orders (default
+	// false). Domains on email DCV are switched to the configured method
+	// only when switch_email_orders is on.
+	Prevalidate bool `toml:"prevalidate"`
 	// CNAMEForm: "dnsauth" (default, `_dnsauth.<name> CNAME
 	// <random>.dcv.digicert.com`) or "legacy" (`<random>.<name> CNAME
 	// dcv.digicert.com`).
@@ -85,6 +90,7 @@ type settings struct {
 	baseURL    string
 	key        secret.Ref
 	switchMail bool
+	prevalid   bool
 	method     string // "dns-txt-token" | "dns-cname-token"
 	cnameForm  string
 	txtName    string
@@ -97,6 +103,7 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 	s := &settings{
 		key:        secret.Ref{Key: "api_key", Inline: o.APIKey, File: o.APIKeyFile, Credential: o.APIKeyCredential},
 		switchMail: o.SwitchEmailOrders == nil || *o.SwitchEmailOrders,
+		prevalid:   o.Prevalidate,
 		cnameForm:  strings.ToLower(o.CNAMEForm),
 		txtName:    strings.ToLower(o.TXTName),
 		pageSize:   o.PageSize,

@@ -62,7 +62,9 @@ func (p *Provider) Limits() []providers.RateLimit { return p.set.limits }
 func (p *Provider) Client() *Client { return p.client }
 
 // Discover lists every pending order, and for each name still waiting on
-// DCV returns the record that proves control of it.
+// DCV returns the record that proves control of it. With prevalidate on it
+// then adds the account domains whose DCV is pending (see prevalidate.go);
+// their challenges carry Order "domain:<id>".
 //
 // Orders on email DCV are switched to the configured DNS method when
 // switch_email_orders is on (the default) and skipped otherwise. Orders on
@@ -90,6 +92,21 @@ func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) 
 			continue
 		}
 		out = append(out, chs...)
+	}
+	if p.set.prevalid {
+		covered := map[string]bool{}
+		for _, ch := range out {
+			covered[ch.Name] = true
+		}
+		dchs, err := p.discoverDomains(ctx, covered)
+		out = append(out, dchs...)
+		if err != nil {
+			if ctx.Err() != nil || StatusCode(err) == http.StatusUnauthorized {
+				return out, fmt.Errorf("digicert %q: prevalidation: %w", p.name, err)
+			}
+			// Orders go on without prevalidation this pass.
+			p.log.Warn("digicert prevalidation skipped this pass", "err", err)
+		}
 	}
 	if len(orders) > 0 && len(failed) == len(orders) {
 		return out, fmt.Errorf("digicert %q: every pending order failed: %w", p.name, errors.Join(failed...))
@@ -247,7 +264,8 @@ func orderFailed(status string) (string, bool) {
 }
 
 // Submit asks DigiCert to check the order's DCV now (check-dcv) and maps the
-// answer to one Outcome per challenge:
+// answer to one Outcome per challenge (a "domain:<id>" order goes to the
+// domain's validate-token instead, see submitDomain):
 //
 //   - 400 invalid_dns_txt: the names DigiCert has approved are Validated,
 //     the others NotVisible with DigiCert's message;
@@ -258,6 +276,9 @@ func orderFailed(status string) (string, bool) {
 //     endpoint decides whether the order is done, failed or still pending;
 //     if it cannot tell, the error is returned.
 func (p *Provider) Submit(ctx context.Context, order string, chs []providers.Challenge) ([]providers.Outcome, error) {
+	if id, ok := domainID(order); ok {
+		return p.submitDomain(ctx, order, id, chs)
+	}
 	res, err := p.client.CheckDCV(ctx, order)
 	if err != nil {
 		var apiErr *Error
@@ -313,8 +334,12 @@ func (p *Provider) Submit(ctx context.Context, order string, chs []providers.Cha
 	return p.outcomes(&v, chs), nil
 }
 
-// Poll reads the order's validation state without triggering a check.
+// Poll reads the order's validation state without triggering a check (a
+// "domain:<id>" order reads the domain's, see pollDomain).
 func (p *Provider) Poll(ctx context.Context, order string, chs []providers.Challenge) ([]providers.Outcome, error) {
+	if id, ok := domainID(order); ok {
+		return p.pollDomain(ctx, order, id, chs)
+	}
 	v, err := p.client.OrderValidation(ctx, order)
 	if err != nil {
 		if StatusCode(err) == http.StatusNotFound {

@@ -177,18 +177,125 @@ type DomainValidation struct {
 	OrgStatus      string `json:"org_status,omitempty"`
 }
 
-// Domain is the domain-info response (GET /domain/{id}).
+// Domain is the domain-info response (GET /domain/{id}) and one item of the
+// list-domains response (GET /domain), which carries the same fields minus
+// the DCV token block.
 type Domain struct {
 	ID                    ID                 `json:"id"`
 	Name                  string             `json:"name"`
-	IsActive              bool               `json:"is_active"`
+	IsActive              *Flag              `json:"is_active"`
 	Status                string             `json:"status,omitempty"`
-	IsPendingValidation   bool               `json:"is_pending_validation"`
+	IsPendingValidation   Flag               `json:"is_pending_validation"`
 	DCVMethod             string             `json:"dcv_method,omitempty"`
 	DCVToken              *DCVToken          `json:"dcv_token,omitempty"`
 	DCVApprovalDatetime   string             `json:"dcv_approval_datetime,omitempty"`
 	DCVExpirationDatetime string             `json:"dcv_expiration_datetime,omitempty"`
 	Validations           []DomainValidation `json:"validations,omitempty"`
+	// DCVExpiration is the list response's per-type expiry ({ov, ev, ...});
+	// absent (nil) for a domain that was never validated.
+	DCVExpiration DCVExpiration `json:"dcv_expiration,omitempty"`
+	DateCreated   string        `json:"date_created,omitempty"`
+	// LastSubmittedDatetime is when the domain was last submitted for validation.
+	LastSubmittedDatetime string     `json:"last_submitted_datetime,omitempty"`
+	Organization          *DomainOrg `json:"organization,omitempty"`
+}
+
+// Active reports whether the domain is active (true when is_active is
+// absent: only an explicit false deactivates).
+func (d *Domain) Active() bool { return d.IsActive == nil || bool(*d.IsActive) }
+
+// DomainOrg is the organization a domain belongs to.
+type DomainOrg struct {
+	ID          ID         `json:"id"`
+	Status      string     `json:"status,omitempty"`
+	Name        string     `json:"name,omitempty"`
+	DisplayName string     `json:"display_name,omitempty"`
+	IsActive    FlexString `json:"is_active,omitempty"` // "1" in the docs
+}
+
+// DomainList is the list-domains response.
+type DomainList struct {
+	Domains []Domain `json:"domains"`
+	Page    Page     `json:"page"`
+}
+
+// Flag decodes a JSON bool that DigiCert may also send as 1/0 or
+// "1"/"0"/"true"/"false" (null and "" are false).
+type Flag bool
+
+// UnmarshalJSON accepts bools, numbers and strings.
+func (f *Flag) UnmarshalJSON(b []byte) error {
+	var s FlexString
+	if err := s.UnmarshalJSON(b); err != nil {
+		return fmt.Errorf("flag: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(string(s))) {
+	case "true", "1", "yes":
+		*f = true
+	case "false", "0", "no", "", "null":
+		*f = false
+	default:
+		return fmt.Errorf("flag: want a boolean, got %s", b)
+	}
+	return nil
+}
+
+// DCVExpiration is a domain's dcv_expiration object: validation type ("ov",
+// "ev", "ov_shortened", ...) to a date (YYYY-MM-DD in Mountain Time, or ISO
+// with include_dcv_expiration_time), plus status entries ("ov_status"). Only
+// scalar members are kept; null or an empty string decode to nil.
+type DCVExpiration map[string]string
+
+// UnmarshalJSON accepts an object, null or a string (kept under "date").
+func (e *DCVExpiration) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*e = nil
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if s == "" {
+			*e = nil
+		} else {
+			*e = DCVExpiration{"date": s}
+		}
+		return nil
+	case len(b) > 0 && b[0] == '[':
+		*e = nil // an empty list stands in for "none" in some PHP-made APIs
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("dcv_expiration: %w", err)
+	}
+	out := DCVExpiration{}
+	for k, v := range raw {
+		var s FlexString
+		if s.UnmarshalJSON(v) == nil && s != "" {
+			out[k] = string(s)
+		}
+	}
+	*e = out
+	return nil
+}
+
+// Latest returns the latest date among the expiration entries (zero when
+// there is none or none parses).
+func (e DCVExpiration) Latest() time.Time {
+	var best time.Time
+	for k, v := range e {
+		if strings.HasSuffix(k, "_status") {
+			continue
+		}
+		if t := parseTime(v); t.After(best) {
+			best = t
+		}
+	}
+	return best
 }
 
 // ValidationEmails is the email part of a domain method change to email
