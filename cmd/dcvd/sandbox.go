@@ -32,13 +32,11 @@ and use the printed API key to dry-run a configuration end to end.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sim := sandbox.New(sandbox.Options{Keys: []string{key}, DNSServers: dnsServers, Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))})
 			if orders != "" {
-				specs, err := sandbox.LoadOrders(orders)
+				f, err := sandbox.LoadFile(orders)
 				if err != nil {
 					return &exitError{Code: exitConfig, Err: err}
 				}
-				for _, o := range specs {
-					sim.AddOrder(o)
-				}
+				f.Seed(sim)
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
@@ -49,7 +47,7 @@ and use the printed API key to dry-run a configuration end to end.`,
 		},
 	}
 	dc.Flags().StringVar(&listen, "listen", "127.0.0.1:8484", "address to serve on")
-	dc.Flags().StringVar(&orders, "orders", "", "TOML or JSON file of orders to seed")
+	dc.Flags().StringVar(&orders, "orders", "", "TOML or JSON file of orders ([[order]]) and domains ([[domain]]) to seed")
 	dc.Flags().StringVar(&key, "key", sandbox.DefaultKey, "API key the simulator accepts")
 	dc.Flags().StringArrayVar(&dnsServers, "dns", []string{"127.0.0.1:53"}, "DNS server host:port to look records up at (repeatable)")
 	cmd.AddCommand(dc)
