@@ -101,14 +101,9 @@ func (s *Server) domainListJSON(d *domain, withValidation, isoExp bool) map[stri
 // filters[search]=&include_validation=&offset=&limit=
 func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	offset, err1 := atoiDefault(q.Get("offset"), 0)
-	limit, err2 := atoiDefault(q.Get("limit"), 1000)
-	if err1 != nil || err2 != nil || offset < 0 || limit < 0 {
-		writeError(w, http.StatusBadRequest, "invalid_parameter", "offset and limit must be non-negative integers.")
+	offset, limit, ok := pageParams(w, q)
+	if !ok {
 		return
-	}
-	if limit == 0 || limit > 1000 {
-		limit = 1000
 	}
 	method := q.Get("filters[dcv_method]")
 	if method != "" && !validMethod(method) {

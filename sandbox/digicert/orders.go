@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -51,14 +52,9 @@ func (s *Server) orderJSON(o *order) map[string]any {
 // listOrders: GET /order/certificate?filters[status]=&offset=&limit=
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	offset, err1 := atoiDefault(q.Get("offset"), 0)
-	limit, err2 := atoiDefault(q.Get("limit"), 1000)
-	if err1 != nil || err2 != nil || offset < 0 || limit < 0 {
-		writeError(w, http.StatusBadRequest, "invalid_parameter", "offset and limit must be non-negative integers.")
+	offset, limit, ok := pageParams(w, q)
+	if !ok {
 		return
-	}
-	if limit == 0 || limit > 1000 {
-		limit = 1000
 	}
 	status := q.Get("filters[status]")
 	s.mu.Lock()
@@ -367,4 +363,21 @@ func (s *Server) userMe(w http.ResponseWriter, r *http.Request) {
 		"id": 1001, "username": "sandbox", "account_id": 112233, "first_name": "Sandbox", "last_name": "User",
 		"email": "sandbox@example.invalid", "status": "active", "access_roles": []any{role},
 	})
+}
+
+// pageParams reads the offset and limit of a list request (limit 0 or above
+// the maximum means the maximum, 1000 — UNVERIFIED, see the spec). It answers
+// 400 invalid_parameter itself and returns ok false when they are not
+// non-negative integers.
+func pageParams(w http.ResponseWriter, q url.Values) (offset, limit int, ok bool) {
+	offset, err1 := atoiDefault(q.Get("offset"), 0)
+	limit, err2 := atoiDefault(q.Get("limit"), 1000)
+	if err1 != nil || err2 != nil || offset < 0 || limit < 0 {
+		writeError(w, http.StatusBadRequest, "invalid_parameter", "offset and limit must be non-negative integers.")
+		return 0, 0, false
+	}
+	if limit == 0 || limit > 1000 {
+		limit = 1000
+	}
+	return offset, limit, true
 }
