@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
 	"github.com/dcvd/dcvd/internal/app"
+	"github.com/dcvd/dcvd/internal/web"
 )
 
 func newDaemonCmd(g *globals) *cobra.Command {
@@ -48,7 +50,7 @@ func runDaemon(ctx context.Context, configPath string) error {
 		if err != nil {
 			return fmt.Errorf("daemon.listen: %w", err)
 		}
-		handler, err := httpHandler(ctx, a)
+		handler, err := web.Handler(ctx, a)
 		if err != nil {
 			ln.Close()
 			return err
@@ -116,4 +118,22 @@ func sweepHookLeftovers(ctx context.Context, a *app.App) {
 			a.Logger.Info("removed hook leftovers", "records", n, "older_than", maxAge)
 		}
 	}
+}
+
+// statusLine is the STATUS= line systemd shows: the challenges by state.
+func statusLine(ctx context.Context, a *app.App) string {
+	counts, err := a.Store.Counts(ctx)
+	if err != nil {
+		return "store error: " + err.Error()
+	}
+	var parts []string
+	for _, st := range summaryOrder {
+		if counts[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", st, counts[st]))
+		}
+	}
+	if len(parts) == 0 {
+		return "idle, no challenges"
+	}
+	return strings.Join(parts, ", ")
 }

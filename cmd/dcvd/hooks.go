@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/spf13/cobra"
 
@@ -16,9 +15,4 @@ func addHookCommands(root *cobra.Command, g *globals) {
 		return app.Open(ctx, g.configPath, app.Options{MinLogLevel: "warn"})
 	}
 	root.AddCommand(hook.Command(open), hook.CleanupCommand(open))
-}
-
-// httpReqHandler serves lego's httpreq provider on the daemon's listener.
-func httpReqHandler(a *app.App, user, pass string) http.Handler {
-	return hook.HTTPReqHandler(a, user, pass)
 }
