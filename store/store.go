@@ -77,6 +77,18 @@ type Challenge struct {
 
 	Created time.Time
 	Updated time.Time
+
+	// Owner and LeaseUntil are the row's lease (see Store.Claim): the
+	// instance working on it and until when. Read-only: only Claim, Renew and
+	// Release write them; Save leaves them alone.
+	Owner      string
+	LeaseUntil time.Time
+}
+
+// LeasedBy reports whether another owner than me holds a live lease on the
+// row at now. Such a row is being worked on elsewhere: leave it alone.
+func (c *Challenge) LeasedBy(me string, now time.Time) bool {
+	return c.Owner != "" && c.Owner != me && c.LeaseUntil.After(now)
 }
 
 // Filter selects rows for List. Zero fields match everything.
@@ -90,6 +102,14 @@ type Filter struct {
 // ErrConflict is returned by Save when another process changed a row since
 // it was read (its Version moved). Re-read and decide again.
 var ErrConflict = errors.New("store: row changed concurrently")
+
+// Migrator is implemented by stores with a versioned schema (`dcvd
+// migrate`). Open brings the schema up to date; SchemaVersion reports the
+// version in use and Migrations how many this build knows.
+type Migrator interface {
+	SchemaVersion(ctx context.Context) (int, error)
+	Migrations() int
+}
 
 // ErrNotFound is returned (wrapped) by Get for an unknown ID.
 var ErrNotFound = errors.New("store: no such challenge")
@@ -123,6 +143,31 @@ type Store interface {
 	Holders(ctx context.Context, keys []string, except []int64) (map[string]int, error)
 	// Counts returns how many rows are in each state (metrics, STATUS=).
 	Counts(ctx context.Context) (map[State]int, error)
+
+	// Claim takes the lease on the rows ids for owner for lease (measured
+	// by the store's clock), and returns the rows it took, current. A row is
+	// taken when it has no owner, its lease expired, or owner already holds
+	// it; rows leased by another live owner are skipped (not an error).
+	// A claim bumps Version: Version is the fencing token, so a former owner
+	// that stalled past its lease can no longer Save the copy it holds, and
+	// learns (ErrConflict) that its work was taken over.
+	Claim(ctx context.Context, ids []int64, owner string, lease time.Duration) ([]Challenge, error)
+	// Renew extends owner's lease on ids by lease from now, without
+	// touching Version, and returns the ids owner no longer holds (taken
+	// over, or gone): their work must stop.
+	Renew(ctx context.Context, ids []int64, owner string, lease time.Duration) (lost []int64, err error)
+	// Release gives up owner's lease on ids (rows held by others are left
+	// alone). Version is not touched.
+	Release(ctx context.Context, ids []int64, owner string) error
+	// Lock takes the named lock for owner (or keeps it, when owner holds it
+	// already) and reports whether owner holds it now; it does not wait.
+	// One account's discovery runs under such a lock, on one instance at a
+	// time. lease bounds how long a lock outlives a holder that died without
+	// Unlock where the store cannot tell (SQLite); a PostgreSQL lock lives
+	// exactly as long as its holder's connection.
+	Lock(ctx context.Context, name, owner string, lease time.Duration) (bool, error)
+	// Unlock releases owner's lock name (another owner's is left alone).
+	Unlock(ctx context.Context, name, owner string) error
 
 	dnspublish.RecordStore
 

@@ -13,7 +13,8 @@ import (
 )
 
 const columns = `id, version, account, order_id, name, key, rec_fqdn, rec_type, rec_value, rec_ttl,
-	rec_keyauth, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason, created, updated`
+	rec_keyauth, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason, created, updated,
+	owner, lease_until`
 
 const insertSQL = `INSERT INTO challenges (version, account, order_id, name, key, rec_fqdn, rec_type,
 	rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
@@ -77,10 +78,11 @@ func scanChallenge(sc scanner) (store.Challenge, error) {
 		c                                   store.Challenge
 		typ, state, dnsState                string
 		ttl, serial, exp, next, crt, updted int64
+		lease                               int64
 	)
 	err := sc.Scan(&c.ID, &c.Version, &c.Account, &c.Order, &c.Name, &c.Key, &c.Record.FQDN, &typ,
 		&c.Record.Value, &ttl, &c.Record.KeyAuth, &exp, &c.Ref, &c.Backend, &c.Zone, &state, &dnsState,
-		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted)
+		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted, &c.Owner, &lease)
 	if err != nil {
 		return c, err
 	}
@@ -90,6 +92,7 @@ func scanChallenge(sc scanner) (store.Challenge, error) {
 	c.Serial = uint32(serial)
 	c.Expires, c.NextAt = fromUnixNano(exp), fromUnixNano(next)
 	c.Created, c.Updated = fromUnixNano(crt), fromUnixNano(updted)
+	c.LeaseUntil = fromUnixNano(lease)
 	return c, nil
 }
 

@@ -51,6 +51,14 @@ var migrations = []string{
 		created INTEGER NOT NULL,
 		PRIMARY KEY (backend, key)
 	) WITHOUT ROWID;`,
+	// 2: leases (store.Store.Claim): who works on a row, until when.
+	`ALTER TABLE challenges ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+	ALTER TABLE challenges ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE locks (
+		name  TEXT    PRIMARY KEY,
+		owner TEXT    NOT NULL,
+		until INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction.
@@ -85,6 +93,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		return nil
 	})
 }
+
+// Migrations is how many schema versions this build knows.
+func (s *Store) Migrations() int { return len(migrations) }
 
 // SchemaVersion returns the schema version of the open database.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {

@@ -1,0 +1,171 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dcvd/dcvd/store"
+)
+
+// idChunk keeps IN lists far below SQLite's bound-parameter limit.
+const idChunk = 500
+
+func idArgs(ids []int64, extra ...any) []any {
+	args := make([]any, 0, len(ids)+len(extra))
+	args = append(args, extra...)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return args
+}
+
+func inList(n int) string { return "(?" + strings.Repeat(",?", n-1) + ")" }
+
+// Claim implements store.Store. One UPDATE … RETURNING per chunk of ids, in
+// one write transaction: SQLite has one writer at a time, so two processes
+// claiming the same row are serialized and only the first takes it.
+func (s *Store) Claim(ctx context.Context, ids []int64, owner string, lease time.Duration) ([]store.Challenge, error) {
+	if owner == "" {
+		return nil, fmt.Errorf("sqlite: claim: empty owner")
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var out []store.Challenge
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		out = out[:0]
+		now := time.Now()
+		until := now.Add(lease)
+		for start := 0; start < len(ids); start += idChunk {
+			part := ids[start:min(start+idChunk, len(ids))]
+			rows, err := tx.QueryContext(ctx, `UPDATE challenges SET owner = ?, lease_until = ?, version = version + 1
+				WHERE (owner = '' OR owner = ? OR lease_until <= ?) AND id IN `+inList(len(part))+`
+				RETURNING `+columns,
+				idArgs(part, owner, unixNano(until), owner, unixNano(now))...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				c, err := scanChallenge(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				out = append(out, c)
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim %d challenges: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// Renew implements store.Store.
+func (s *Store) Renew(ctx context.Context, ids []int64, owner string, lease time.Duration) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var lost []int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		lost = lost[:0]
+		until := unixNano(time.Now().Add(lease))
+		for start := 0; start < len(ids); start += idChunk {
+			part := ids[start:min(start+idChunk, len(ids))]
+			rows, err := tx.QueryContext(ctx, `UPDATE challenges SET lease_until = ?
+				WHERE owner = ? AND id IN `+inList(len(part))+` RETURNING id`,
+				idArgs(part, until, owner)...)
+			if err != nil {
+				return err
+			}
+			held := make(map[int64]bool, len(part))
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				held[id] = true
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return err
+			}
+			for _, id := range part {
+				if !held[id] {
+					lost = append(lost, id)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: renew %d leases: %w", len(ids), err)
+	}
+	return lost, nil
+}
+
+// Release implements store.Store.
+func (s *Store) Release(ctx context.Context, ids []int64, owner string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(ids); start += idChunk {
+			part := ids[start:min(start+idChunk, len(ids))]
+			if _, err := tx.ExecContext(ctx, `UPDATE challenges SET owner = '', lease_until = 0
+				WHERE owner = ? AND id IN `+inList(len(part)), idArgs(part, owner)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: release %d leases: %w", len(ids), err)
+	}
+	return nil
+}
+
+// Lock implements store.Store with a row in the locks table: taken when
+// absent, expired or already owner's, renewed on every call by its owner.
+func (s *Store) Lock(ctx context.Context, name, owner string, lease time.Duration) (bool, error) {
+	if owner == "" {
+		return false, fmt.Errorf("sqlite: lock %q: empty owner", name)
+	}
+	var held bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		now := time.Now()
+		res, err := tx.ExecContext(ctx, `INSERT INTO locks (name, owner, until) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+			WHERE locks.owner = excluded.owner OR locks.until <= ?`,
+			name, owner, unixNano(now.Add(lease)), unixNano(now))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		held = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: lock %q: %w", name, err)
+	}
+	return held, nil
+}
+
+// Unlock implements store.Store.
+func (s *Store) Unlock(ctx context.Context, name, owner string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM locks WHERE name = ? AND owner = ?`, name, owner); err != nil {
+		return fmt.Errorf("sqlite: unlock %q: %w", name, err)
+	}
+	return nil
+}
