@@ -29,13 +29,20 @@ type BINDZone struct {
 	NoUpdate bool
 	// Notify lists "addr port" secondaries to NOTIFY and allow to transfer.
 	Notify []string
+	// Options are extra statements inside the zone block, e.g.
+	// "dnssec-policy default;" for a zone named signs itself (updates
+	// included).
+	Options string
 }
 
 // BINDOptions configures StartBIND.
 type BINDOptions struct {
-	Addr  string // listen address, default 127.0.0.1
-	Port  int    // 0: pick a free one
-	Zones []BINDZone
+	Addr string // listen address, default 127.0.0.1
+	// ListenV6 is an IPv6 address (e.g. "::1") named also listens on, same
+	// port; with an IPv4 Addr this makes a dual-stack server.
+	ListenV6 string
+	Port     int // 0: pick a free one
+	Zones    []BINDZone
 	// ExtraOptions are added inside options { }.
 	ExtraOptions string
 	// ExtraConfig is appended to named.conf (secondary zones, views, ...).
@@ -75,6 +82,8 @@ func StartBIND(t testing.TB, opts BINDOptions) *BIND {
 	listen := fmt.Sprintf("listen-on port %d { %s; }; listen-on-v6 { none; };", opts.Port, opts.Addr)
 	if strings.Contains(opts.Addr, ":") {
 		listen = fmt.Sprintf("listen-on { none; }; listen-on-v6 port %d { %s; };", opts.Port, opts.Addr)
+	} else if opts.ListenV6 != "" {
+		listen = fmt.Sprintf("listen-on port %d { %s; }; listen-on-v6 port %d { %s; };", opts.Port, opts.Addr, opts.Port, opts.ListenV6)
 	}
 	var conf strings.Builder
 	fmt.Fprintf(&conf, `key %q { algorithm hmac-sha256; secret %q; };
@@ -104,6 +113,7 @@ logging { channel stderr { stderr; severity warning; }; category default { stder
 		if !z.NoUpdate {
 			fmt.Fprintf(&conf, " allow-update { key %q; };", strings.TrimSuffix(b.Key.Name, "."))
 		}
+		conf.WriteString(z.Options)
 		if len(z.Notify) > 0 {
 			conf.WriteString(" notify explicit; also-notify {")
 			for _, n := range z.Notify {

@@ -22,6 +22,9 @@ type NSDOptions struct {
 	// NOTIFY messages come from (default: Primary's address).
 	Primary    string
 	NotifyFrom string
+	// Served are primary zones NSD loads from the given zone-file text
+	// (zone name -> file content), e.g. a pre-signed zone.
+	Served map[string]string
 }
 
 // NSD is a running nsd.
@@ -67,6 +70,14 @@ remote-control:
 	for _, z := range opts.Zones {
 		z = strings.TrimSuffix(z, ".")
 		fmt.Fprintf(&conf, "zone:\n\tname: %s\n\tzonefile: %s.zone\n\tallow-notify: %s NOKEY\n\trequest-xfr: %s NOKEY\n", z, z, opts.NotifyFrom, opts.Primary)
+	}
+	for z, text := range opts.Served {
+		z = strings.TrimSuffix(z, ".")
+		if err := os.WriteFile(filepath.Join(dir, z+".zone"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&conf, "zone:\n\tname: %s\n\tzonefile: %s.zone\n", z, z)
+		opts.Zones = append(opts.Zones, z)
 	}
 	confPath := filepath.Join(dir, "nsd.conf")
 	if err := os.WriteFile(confPath, []byte(conf.String()), 0o644); err != nil {

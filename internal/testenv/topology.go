@@ -36,6 +36,12 @@ import (
 //	127.0.0.8    bad.trunc.test     truncates over UDP, answers over TCP
 //	127.0.0.9    bad.servfail.test  SERVFAIL to everything
 //	127.0.0.10   bad.timeout.test   never answers (UDP dropped, TCP held)
+//	127.0.0.11   ns.badsig.test     NSD serving badsig.test with bad signatures
+//	127.0.0.14   a.root.test        the resolver again, port 53: the root
+//	             servers, asked for referrals (parent delegation checks)
+//	[::1]        the BIND primary again (IPv6 name servers)
+//
+// See topology_secure.go for the signed, CAA, delegation and IPv6 zones.
 //
 // Each fault zone has two NS: ns1.example.test and its bad.<zone> server.
 //
@@ -51,7 +57,10 @@ type Topology struct {
 	Knot     *Knot
 	Delay    *DelayProxy // between Knot and the primary
 	Faults   map[FaultKind]*FaultServer
-	dir      string
+	BadSig   *NSD // ns.badsig.test
+	// DS are the DS records of the signed zones, as in the root zone.
+	DS  []dns.RR
+	dir string
 }
 
 // TopologyOptions configures StartTopology.
@@ -123,18 +132,20 @@ func StartTopology(t testing.TB, opts TopologyOptions) *Topology {
 		t.Skipf("topology needs port 53 on 127.0.0.2-10 (run as root): %v", err)
 	}
 	topologyLock(t)
-	if err := portsFree(TopoPrimary, TopoNSD, TopoKnot, TopoOther, topoRefused, topoTCPOnly, topoTruncate, topoServfail, topoDead); err != nil {
+	if err := portsFree(TopoPrimary, TopoNSD, TopoKnot, TopoOther, topoRefused, topoTCPOnly, topoTruncate, topoServfail, topoDead, TopoBadSig, TopoRoot, TopoV6); err != nil {
 		t.Fatalf("topology: %v", err)
 	}
 	loopbackAddr(t, "127.0.0.2")
 	loopbackAddr(t, "127.0.0.5")
+	loopbackAddr(t, "127.0.0.11")
+	loopbackAddr(t, topoRootHost)
 	tp := &Topology{dir: t.TempDir(), Faults: map[FaultKind]*FaultServer{}}
 
 	exampleNS := []string{"ns1.example.test.", "ns2.example.test.", "ns3.example.test."}
 	zones := []BINDZone{{
 		Name: "example.test",
 		NS:   exampleNS,
-		Records: []string{
+		Records: append([]string{
 			"ns1 IN A 127.0.0.2", "ns2 IN A 127.0.0.3", "ns3 IN A 127.0.0.4",
 			"sub IN NS ns.other.test.",
 			"_acme-challenge.deleg IN NS ns.other.test.",
@@ -142,7 +153,7 @@ func StartTopology(t testing.TB, opts TopologyOptions) *Topology {
 			"_acme-challenge.alias IN CNAME target.other.test.",
 			"loop1 IN CNAME loop2.other.test.",
 			"stale IN TXT \"old-value\"",
-		},
+		}, caaExample...),
 		Notify: []string{"127.0.0.3 port 53", "127.0.0.4 port 53"},
 	}}
 	for _, fz := range faultZones {
@@ -152,8 +163,9 @@ func StartTopology(t testing.TB, opts TopologyOptions) *Topology {
 			Records: []string{"bad IN A " + strings.TrimSuffix(fz.addr, ":53")},
 		})
 	}
+	zones = append(zones, secureZones()...)
 	tp.Primary = StartBIND(t, BINDOptions{
-		Addr: "127.0.0.2", Port: 53, Zones: zones,
+		Addr: "127.0.0.2", ListenV6: "::1", Port: 53, Zones: zones,
 		ExtraOptions: "notify-delay 0; notify-source 127.0.0.2; transfer-source 127.0.0.2;",
 	})
 	tp.Other = StartBIND(t, BINDOptions{
@@ -161,31 +173,48 @@ func StartTopology(t testing.TB, opts TopologyOptions) *Topology {
 		// The generated SOA names ns._acme-challenge...: allow the underscore.
 		ExtraOptions: "check-names primary ignore;",
 		Zones: []BINDZone{
-			{Name: "other.test", NS: []string{"ns.other.test."}, Records: []string{
+			{Name: "other.test", NS: []string{"ns.other.test."}, Records: append([]string{
 				"ns IN A 127.0.0.5",
 				"www IN CNAME final.sub.example.test.",
 				"target IN A 127.0.0.5",
 				"loop2 IN CNAME loop1.example.test.",
-			}},
+			}, caaOther...)},
 			{Name: "sub.example.test", NS: []string{"ns.other.test."}},
 			{Name: "_acme-challenge.deleg.example.test", NS: []string{"ns.other.test."}},
 		},
 	})
-	tp.NSD = StartNSD(t, NSDOptions{Addr: "127.0.0.3", Port: 53, Zones: []string{"example.test"}, Primary: "127.0.0.2@53"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, z := range signedZones {
+		ds, err := waitSigned(ctx, TopoPrimary, z)
+		if err != nil {
+			t.Fatalf("topology: %v\n%s", err, tp.Primary.Log())
+		}
+		tp.DS = append(tp.DS, ds...)
+	}
+	bad, err := tamperedBadSig(ctx, tp.Primary)
+	if err != nil {
+		t.Fatalf("topology: badsig.test: %v", err)
+	}
+	tp.BadSig = StartNSD(t, NSDOptions{Addr: "127.0.0.11", Port: 53, Served: map[string]string{"badsig.test": bad}})
+	tp.NSD = StartNSD(t, NSDOptions{Addr: "127.0.0.3", Port: 53, Zones: []string{"example.test", "signed.test"}, Primary: "127.0.0.2@53"})
 	tp.Delay = StartDelayProxy(t, "127.0.0.1", TopoPrimary, opts.TransferDelay)
 	host, port, _ := net.SplitHostPort(tp.Delay.Addr)
-	tp.Knot = StartKnot(t, KnotOptions{Addr: "127.0.0.4", Port: 53, Zones: []string{"example.test"}, Primary: host + "@" + port, NotifyFrom: "127.0.0.2"})
+	tp.Knot = StartKnot(t, KnotOptions{Addr: "127.0.0.4", Port: 53, Zones: []string{"example.test", "signed.test"}, Primary: host + "@" + port, NotifyFrom: "127.0.0.2"})
+	waitServesSigned(t, TopoNSD, "signed.test.")
+	waitServesSigned(t, TopoKnot, "signed.test.")
 	for _, fz := range faultZones {
 		tp.Faults[fz.kind] = StartFaultServer(t, fz.kind, fz.addr, TopoPrimary)
 	}
-	tp.Resolver = startResolver(t, tp.dir)
+	tp.Resolver = startResolver(t, tp.dir, tp.DS)
 	return tp
 }
 
 // rootZone delegates the test zones from a local root.
-func rootZone() string {
+func rootZone(ds []dns.RR) string {
 	var s strings.Builder
-	s.WriteString("$TTL 60\n. IN SOA a.root.test. hostmaster.root.test. 1 3600 600 86400 60\n. IN NS a.root.test.\na.root.test. IN A 127.0.0.1\n")
+	s.WriteString("$TTL 60\n. IN SOA a.root.test. hostmaster.root.test. 1 3600 600 86400 60\n. IN NS a.root.test.\na.root.test. IN A " + topoRootHost + "\n")
+	s.WriteString(rootExtra(ds))
 	s.WriteString("example.test. IN NS ns1.example.test.\nexample.test. IN NS ns2.example.test.\nexample.test. IN NS ns3.example.test.\n")
 	s.WriteString("ns1.example.test. IN A 127.0.0.2\nns2.example.test. IN A 127.0.0.3\nns3.example.test. IN A 127.0.0.4\n")
 	s.WriteString("other.test. IN NS ns.other.test.\nns.other.test. IN A 127.0.0.5\n")
@@ -197,7 +226,7 @@ func rootZone() string {
 
 // startResolver runs a recursive named on 127.0.0.1 that is authoritative
 // for the local root zone.
-func startResolver(t testing.TB, parent string) string {
+func startResolver(t testing.TB, parent string, ds []dns.RR) string {
 	t.Helper()
 	named := Binary(t, "named")
 	dir := filepath.Join(parent, "resolver")
@@ -205,7 +234,7 @@ func startResolver(t testing.TB, parent string) string {
 		t.Fatal(err)
 	}
 	port := FreePort(t, "127.0.0.1")
-	if err := os.WriteFile(filepath.Join(dir, "root.db"), []byte(rootZone()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "root.db"), []byte(rootZone(ds)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var conf strings.Builder
@@ -215,6 +244,7 @@ options {
 	pid-file none;
 	session-keyfile none;
 	listen-on port %d { 127.0.0.1; };
+	listen-on port 53 { %s; };
 	listen-on-v6 { none; };
 	recursion yes;
 	allow-recursion { any; };
@@ -226,7 +256,7 @@ options {
 };
 logging { channel stderr { stderr; severity warning; }; category default { stderr; }; };
 zone "." { type primary; file "root.db"; };
-`, dir, port)
+`, dir, port, topoRootHost)
 	for _, fz := range faultZones {
 		fmt.Fprintf(&conf, "server %s { bogus yes; };\n", strings.TrimSuffix(fz.addr, ":53"))
 	}
@@ -264,6 +294,11 @@ func (tp *Topology) serverFor(name string) (*BIND, string) {
 	for _, fz := range faultZones {
 		if dns.IsSubDomain(fz.zone+".", name) {
 			return tp.Primary, fz.zone + "."
+		}
+	}
+	for _, z := range secureZones() {
+		if dns.IsSubDomain(z.Name+".", name) {
+			return tp.Primary, z.Name + "."
 		}
 	}
 	return tp.Primary, "example.test."
