@@ -127,9 +127,16 @@ func (c *Checker) poll(ctx context.Context, st *recState, rnd *round, g goal) *R
 			rep.Error = err.Error()
 			return rep
 		}
-		useSerial := q.MinSerial > 0 && hop == 0 && g == goalVisible
-		h := Hop{Name: name, Zone: zi.Zone, Nameservers: zi.NS, Override: zi.Override}
-		h.Servers = c.askAll(ctx, st, rnd, name, zi, useSerial, g)
+		sec := &zoneSec{Note: "DNSSEC not checked: servers from an override (the resolvers are not asked for the DS)"}
+		if !zi.Override {
+			sec = c.zoneSecurity(ctx, zi.Zone)
+		}
+		// In a signed zone the record itself is asked for: a serial only
+		// says the server has the change, not that its signature is good.
+		useSerial := q.MinSerial > 0 && hop == 0 && g == goalVisible && !sec.Signed
+		h := Hop{Name: name, Zone: zi.Zone, Nameservers: zi.NS, Override: zi.Override, DNSSEC: sec.describe(),
+			ParentNS: zi.ParentNS, ZoneNS: zi.ZoneNS, DelegationNote: zi.DelegNote}
+		h.Servers = c.askAll(ctx, st, rnd, name, zi, sec, useSerial, g)
 		if q.Type == dnspublish.TXT {
 			if target := aliasTarget(h.Servers); target != "" {
 				h.Target = target
@@ -139,6 +146,7 @@ func (c *Checker) poll(ctx context.Context, st *recState, rnd *round, g goal) *R
 			}
 		}
 		rep.Zone, rep.Nameservers, rep.Override, rep.Servers = h.Zone, h.Nameservers, h.Override, h.Servers
+		rep.DNSSEC, rep.ParentNS, rep.ZoneNS, rep.DelegationNote = h.DNSSEC, h.ParentNS, h.ZoneNS, h.DelegationNote
 		break
 	}
 	if g == goalGone {
@@ -146,11 +154,23 @@ func (c *Checker) poll(ctx context.Context, st *recState, rnd *round, g goal) *R
 		return rep
 	}
 	rep.Visible = c.decide(rep)
+	rep.Note = joinNote(rep.Note, ipv6Note(rep, c.opts.OptionalIPv6))
 	if rep.Visible && len(c.opts.Recursive) > 0 {
 		rep.Recursive = c.askRecursive(ctx, st)
 		for _, r := range rep.Recursive {
 			rep.Visible = rep.Visible && r.Serves()
 		}
+	}
+	if rep.Visible && len(c.opts.Perspectives) > 0 {
+		rep.Perspectives = c.askPerspectives(ctx, st)
+		rep.PerspectiveQuorum = c.perspectiveQuorum()
+		good := 0
+		for _, r := range rep.Perspectives {
+			if r.Serves() {
+				good++
+			}
+		}
+		rep.Visible = good >= rep.PerspectiveQuorum
 	}
 	return rep
 }
@@ -189,17 +209,21 @@ func aliasTarget(srv []ServerResult) string {
 // decide applies Require to every hop.
 func (c *Checker) decide(rep *Report) bool {
 	for _, h := range rep.hops() {
-		good := 0
+		good, asked := 0, 0
 		for _, s := range h.Servers {
+			if s.Status == StatusUnreachable && c.opts.OptionalIPv6 {
+				continue // require_ipv6 = false: reported, not counted
+			}
+			asked++
 			if s.Serves() {
 				good++
 			}
 		}
-		need := len(h.Servers)
+		need := asked
 		if c.opts.Require == "quorum" {
-			need = min(c.opts.Quorum, len(h.Servers))
+			need = min(c.opts.Quorum, asked)
 		}
-		if len(h.Servers) == 0 || good < need {
+		if asked == 0 || good < need {
 			return false
 		}
 	}
@@ -224,7 +248,7 @@ func (c *Checker) gone(rep *Report) bool {
 
 // askAll asks every address of zi about name, reusing the results of
 // addresses that already served it in an earlier poll.
-func (c *Checker) askAll(ctx context.Context, st *recState, rnd *round, name string, zi *zoneInfo, useSerial bool, g goal) []ServerResult {
+func (c *Checker) askAll(ctx context.Context, st *recState, rnd *round, name string, zi *zoneInfo, sec *zoneSec, useSerial bool, g goal) []ServerResult {
 	out := make([]ServerResult, len(zi.Servers))
 	reused := make([]bool, len(zi.Servers))
 	var wg sync.WaitGroup
@@ -238,8 +262,9 @@ func (c *Checker) askAll(ctx context.Context, st *recState, rnd *round, name str
 			if useSerial {
 				out[i] = rnd.soaProbe(ctx, c, zi.Zone, srv, st.q.MinSerial)
 			} else {
-				out[i] = c.queryRecord(ctx, name, st.q, srv)
+				out[i] = c.queryRecord(ctx, name, st.q, srv, zi.Zone, sec)
 			}
+			out[i].Delegation = srv.Delegation
 		})
 	}
 	wg.Wait()
@@ -328,8 +353,11 @@ func resultOf(srv server, ex exchanged) ServerResult {
 	res := ServerResult{Host: srv.Host, Addr: srv.Addr, RTT: ex.rtt, Transport: ex.transport, Note: ex.note, Queries: ex.queries}
 	if ex.err != nil {
 		res.Status = StatusError
-		if isTimeout(ex.err) {
+		switch {
+		case isTimeout(ex.err):
 			res.Status = StatusTimeout
+		case ipv6Down(srv.Addr, ex.err):
+			res.Status = StatusUnreachable
 		}
 		res.Error = ex.err.Error()
 	}
@@ -352,12 +380,19 @@ func classifyRcode(res *ServerResult, m *dns.Msg) {
 }
 
 // queryRecord asks srv (RD=0) for q's type at name and classifies the answer.
-func (c *Checker) queryRecord(ctx context.Context, name string, q Query, srv server) ServerResult {
-	ex := c.exchange(ctx, srv.Addr, newQuestion(name, q.Type.RRType(), false))
+func (c *Checker) queryRecord(ctx context.Context, name string, q Query, srv server, zone string, sec *zoneSec) ServerResult {
+	m := newQuestion(name, q.Type.RRType(), false)
+	if sec.Signed {
+		setDO(m)
+	}
+	ex := c.exchange(ctx, srv.Addr, m)
 	c.stats.authoritative.Add(int64(ex.queries))
 	res := resultOf(srv, ex)
 	if ex.err == nil {
 		classifyAnswer(&res, ex.msg, name, q)
+		if res.Serves() {
+			c.checkDNSSEC(ctx, &res, ex.msg, name, q.Type.RRType(), zone, sec, srv)
+		}
 	}
 	return res
 }

@@ -16,6 +16,9 @@ import (
 type server struct {
 	Host string // NS host name; "" for an override address
 	Addr string // "ip:port"
+	// Delegation is DelegParentOnly or DelegZoneOnly when the host is in
+	// only one of the parent's delegation and the zone's own NS set.
+	Delegation string
 }
 
 // zoneInfo is a zone cut with the addresses to ask.
@@ -25,6 +28,9 @@ type zoneInfo struct {
 	Servers    []server
 	Unresolved []string // NS hosts without any A/AAAA
 	Override   bool
+	ParentNS   []string // the parent's delegation NS set (when learnt)
+	ZoneNS     []string // the zone's own NS set, from its servers
+	DelegNote  string   // why the delegation was not compared
 	ttl        time.Duration
 }
 
@@ -38,6 +44,9 @@ func (c *Checker) zoneFor(ctx context.Context, name string) (*zoneInfo, error) {
 		zi, err := c.findZone(ctx, name)
 		if err != nil {
 			return nil, 0, err
+		}
+		if !zi.Override {
+			zi = c.withDelegation(ctx, zi)
 		}
 		return zi, zi.ttl, nil
 	})
@@ -314,13 +323,21 @@ func (c *Checker) overrideZone(ctx context.Context, name string, ov override) (*
 // with rcode NOERROR or NXDOMAIN, else the last answer received, naming the
 // resolver that gave it.
 func (c *Checker) resolve(ctx context.Context, name string, qtype uint16) (*dns.Msg, string, error) {
+	return c.resolveMsg(ctx, name, qtype, false)
+}
+
+func (c *Checker) resolveMsg(ctx context.Context, name string, qtype uint16, do bool) (*dns.Msg, string, error) {
 	var (
 		last    *dns.Msg
 		lastSrv string
 		errs    []error
 	)
 	for _, srv := range c.resolvers {
-		ex := c.exchange(ctx, srv, newQuestion(name, qtype, true))
+		m := newQuestion(name, qtype, true)
+		if do {
+			setDO(m)
+		}
+		ex := c.exchange(ctx, srv, m)
 		c.stats.discovery.Add(int64(ex.queries))
 		if ex.err != nil {
 			errs = append(errs, fmt.Errorf("resolver %s: %w", srv, ex.err))

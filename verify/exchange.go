@@ -37,6 +37,15 @@ func newQuestion(name string, qtype uint16, rd bool) *dns.Msg {
 	return m
 }
 
+// setDO asks for DNSSEC records (DO bit) and, for resolvers, unvalidated
+// data (CD bit), so a validating resolver hands over what it would reject
+// and dcvd can say why.
+func setDO(m *dns.Msg) *dns.Msg {
+	m.IsEdns0().SetDo()
+	m.CheckingDisabled = m.RecursionDesired
+	return m
+}
+
 // exchange asks addr over UDP and falls back to TCP when the answer is
 // truncated or UDP times out.
 func (c *Checker) exchange(ctx context.Context, addr string, m *dns.Msg) exchanged {
@@ -48,6 +57,10 @@ func (c *Checker) exchange(ctx context.Context, addr string, m *dns.Msg) exchang
 	defer func() { <-c.inflight }()
 
 	var res exchanged
+	if c.noIPv6 && isIPv6Addr(addr) {
+		res.err, res.transport = errNoIPv6, "udp"
+		return res
+	}
 	start := time.Now()
 	udpTimedOut := false
 	if _, tcp := c.tcpOnly.peek(addr); tcp {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -49,6 +51,34 @@ type Options struct {
 	Concurrency int
 	MaxInFlight int
 	Logger      *slog.Logger
+
+	// SkipDNSSEC turns the DNSSEC checks off. By default, in a zone whose
+	// parent holds a DS set, every serving answer must carry an RRSIG that
+	// validates with the zone's DNSKEY set (itself signed by a key matching
+	// the DS) inside its validity window; a server whose answer does not is
+	// "bogus": not visible yet.
+	SkipDNSSEC bool
+	// OptionalIPv6 (config require_ipv6 = false) leaves IPv6 addresses this
+	// machine cannot reach out of the verdict; they are still reported.
+	// Default: such an address counts as not serving.
+	OptionalIPv6 bool
+	// Perspectives are further vantage points (a recursive resolver address
+	// or a DoH URL) asked after the authoritative check passed; at least
+	// PerspectiveQuorum of them must serve the value (default: the CAs'
+	// multi-perspective rule, n−1 of n, n−2 of 6 or more).
+	Perspectives      []Perspective
+	PerspectiveQuorum int
+	// HTTPClient is used for DoH perspectives (default: a client with
+	// QueryTimeout).
+	HTTPClient *http.Client
+}
+
+// Perspective is one extra vantage point: Addr ("host:port" of a recursive
+// resolver) or URL (an RFC 8484 DoH endpoint, POST application/dns-message).
+type Perspective struct {
+	Name string
+	Addr string
+	URL  string
 }
 
 // Defaults.
@@ -73,6 +103,8 @@ type Checker struct {
 	inflight  chan struct{}
 	tcpOnly   *cache // addr -> true: UDP timed out recently
 	stats     counters
+	noIPv6    bool // tests: behave as if this machine had no IPv6
+	doh       *http.Client
 }
 
 type override struct {
@@ -140,6 +172,7 @@ func New(opts Options) (*Checker, error) {
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = 256
 	}
+	opts.Perspectives = append([]Perspective(nil), opts.Perspectives...)
 	c := &Checker{opts: opts, log: opts.Logger, cache: newCache(), tcpOnly: newCache()}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -153,6 +186,33 @@ func New(opts Options) (*Checker, error) {
 		return nil, err
 	}
 	c.opts.Recursive = opts.Recursive
+	for i, p := range opts.Perspectives {
+		switch {
+		case (p.Addr == "") == (p.URL == ""):
+			return nil, fmt.Errorf("verify: perspective %d (%q): set exactly one of address and url", i+1, p.Name)
+		case p.URL != "":
+			u, err := url.Parse(p.URL)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				return nil, fmt.Errorf("verify: perspective %d (%q): url %q: want an https:// DoH URL", i+1, p.Name, p.URL)
+			}
+		default:
+			hp, err := hostPorts("perspective", []string{p.Addr})
+			if err != nil {
+				return nil, err
+			}
+			c.opts.Perspectives[i].Addr = hp[0]
+		}
+		if p.Name == "" {
+			c.opts.Perspectives[i].Name = p.Addr + p.URL
+		}
+	}
+	if n := len(opts.Perspectives); opts.PerspectiveQuorum > n {
+		return nil, fmt.Errorf("verify: perspective_quorum %d is more than the %d perspectives", opts.PerspectiveQuorum, n)
+	}
+	c.doh = opts.HTTPClient
+	if c.doh == nil {
+		c.doh = &http.Client{Timeout: opts.QueryTimeout}
+	}
 	for zone, addrs := range opts.Overrides {
 		if _, ok := dns.IsDomainName(zone); !ok || zone == "" {
 			return nil, fmt.Errorf("verify: override zone %q is not a domain name", zone)

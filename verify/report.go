@@ -27,12 +27,20 @@ const (
 	StatusLame     Status = "lame"     // answered without the AA bit: not authoritative
 	StatusTimeout  Status = "timeout"  // no answer over UDP nor TCP
 	StatusError    Status = "error"    // network error (connection refused, ...)
+	// StatusBogus: the zone is signed and the answer does not validate
+	// (Error names the failed check). Not visible yet: a validating CA
+	// would get SERVFAIL.
+	StatusBogus Status = "bogus"
+	// StatusUnreachable: an IPv6 address this machine cannot reach (no
+	// IPv6 route or stack). Counts as not serving unless
+	// Options.OptionalIPv6.
+	StatusUnreachable Status = "unreachable"
 )
 
 // Pending reports whether s means "not yet" rather than a failure.
 func (s Status) Pending() bool {
 	switch s {
-	case StatusNXDOMAIN, StatusNoData, StatusStale, StatusBehind:
+	case StatusNXDOMAIN, StatusNoData, StatusStale, StatusBehind, StatusBogus:
 		return true
 	}
 	return false
@@ -60,6 +68,12 @@ type ServerResult struct {
 	Note      string        `json:"note,omitempty"`      // why TCP was used, ...
 	Error     string        `json:"error,omitempty"`
 	Queries   int           `json:"queries"` // sent to this address for this record (all polls)
+	// DNSSEC is Secure, Insecure or Bogus for an answer that serves the
+	// value; empty when not judged (not serving, DNSSEC checks off).
+	DNSSEC string `json:"dnssec,omitempty"`
+	// Delegation is DelegParentOnly or DelegZoneOnly for a host in only one
+	// of the parent's delegation and the zone's own NS set.
+	Delegation string `json:"delegation,omitempty"`
 }
 
 // Serves reports whether the server serves the value (or the alias).
@@ -90,29 +104,45 @@ type Hop struct {
 	Override    bool           `json:"override,omitempty"` // servers come from Options.Overrides
 	Target      string         `json:"target,omitempty"`   // CNAME target followed from this name
 	Servers     []ServerResult `json:"servers"`
+	// DNSSEC is the zone's state: "signed: DS key tag …" or "unsigned".
+	DNSSEC string `json:"dnssec,omitempty"`
+	// ParentNS is the parent's delegation, ZoneNS the zone's own NS set
+	// (Nameservers is their union); DelegationNote says why they were not
+	// compared.
+	ParentNS       []string `json:"parent_ns,omitempty"`
+	ZoneNS         []string `json:"zone_ns,omitempty"`
+	DelegationNote string   `json:"delegation_note,omitempty"`
 }
 
 // Report is the outcome of a check. Zone, Nameservers and Servers describe
 // the name that holds the value (the end of a CNAME chain); Chain lists the
 // aliases in front of it.
 type Report struct {
-	Name        string          `json:"name"`
-	Type        dnspublish.Type `json:"type"`
-	Value       string          `json:"value,omitempty"`
-	Visible     bool            `json:"visible"`
-	Mode        string          `json:"mode"`
-	Require     string          `json:"require"` // "all" or "quorum N"
-	Zone        string          `json:"zone,omitempty"`
-	Nameservers []string        `json:"nameservers,omitempty"`
-	Override    bool            `json:"override,omitempty"`
-	Servers     []ServerResult  `json:"servers,omitempty"`
-	Chain       []Hop           `json:"chain,omitempty"`
-	Recursive   []ServerResult  `json:"recursive,omitempty"`
-	Polls       int             `json:"polls"`
-	Queries     int             `json:"queries"` // to authoritative servers, all polls
-	Elapsed     time.Duration   `json:"-"`
-	Error       string          `json:"error,omitempty"` // why the check could not run (zone not found, CNAME loop)
-	Note        string          `json:"note,omitempty"`
+	Name           string          `json:"name"`
+	Type           dnspublish.Type `json:"type"`
+	Value          string          `json:"value,omitempty"`
+	Visible        bool            `json:"visible"`
+	Mode           string          `json:"mode"`
+	Require        string          `json:"require"` // "all" or "quorum N"
+	Zone           string          `json:"zone,omitempty"`
+	Nameservers    []string        `json:"nameservers,omitempty"`
+	Override       bool            `json:"override,omitempty"`
+	Servers        []ServerResult  `json:"servers,omitempty"`
+	Chain          []Hop           `json:"chain,omitempty"`
+	DNSSEC         string          `json:"dnssec,omitempty"`
+	ParentNS       []string        `json:"parent_ns,omitempty"`
+	ZoneNS         []string        `json:"zone_ns,omitempty"`
+	DelegationNote string          `json:"delegation_note,omitempty"`
+	Recursive      []ServerResult  `json:"recursive,omitempty"`
+	// Perspectives are the Options.Perspectives answers (asked after the
+	// authoritative check passed); at least PerspectiveQuorum must serve.
+	Perspectives      []ServerResult `json:"perspectives,omitempty"`
+	PerspectiveQuorum int            `json:"perspective_quorum,omitempty"`
+	Polls             int            `json:"polls"`
+	Queries           int            `json:"queries"` // to authoritative servers, all polls
+	Elapsed           time.Duration  `json:"-"`
+	Error             string         `json:"error,omitempty"` // why the check could not run (zone not found, CNAME loop)
+	Note              string         `json:"note,omitempty"`
 }
 
 // MarshalJSON adds elapsed_ms.
@@ -126,7 +156,8 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 
 // hops returns every hop, aliases first, the final name last.
 func (r *Report) hops() []Hop {
-	final := Hop{Name: r.finalName(), Zone: r.Zone, Nameservers: r.Nameservers, Override: r.Override, Servers: r.Servers}
+	final := Hop{Name: r.finalName(), Zone: r.Zone, Nameservers: r.Nameservers, Override: r.Override, Servers: r.Servers,
+		DNSSEC: r.DNSSEC, ParentNS: r.ParentNS, ZoneNS: r.ZoneNS, DelegationNote: r.DelegationNote}
 	return append(append([]Hop(nil), r.Chain...), final)
 }
 
@@ -163,10 +194,21 @@ func (r *Report) Summary() string {
 			bad = append(bad, "resolver "+s.Addr+" "+s.describe(r.Name))
 		}
 	}
+	pgood := 0
+	for _, s := range r.Perspectives {
+		if s.Serves() {
+			pgood++
+		} else {
+			bad = append(bad, "perspective "+s.Name()+" "+s.describe(r.Name))
+		}
+	}
 	if r.Visible {
 		msg := fmt.Sprintf("visible: %d/%d servers", ok, total)
 		if len(r.Recursive) > 0 {
 			msg += fmt.Sprintf(", %d resolvers", len(r.Recursive))
+		}
+		if len(r.Perspectives) > 0 {
+			msg += fmt.Sprintf(", %d/%d perspectives (quorum %d)", pgood, len(r.Perspectives), r.PerspectiveQuorum)
 		}
 		if len(bad) > 0 {
 			msg += " (quorum; not at " + strings.Join(bad, ", ") + ")"
@@ -175,6 +217,9 @@ func (r *Report) Summary() string {
 	}
 	if len(bad) == 0 {
 		return "not visible"
+	}
+	if len(r.Perspectives) > 0 && ok == total {
+		return fmt.Sprintf("not visible: %d/%d perspectives serve it, quorum %d: %s", pgood, len(r.Perspectives), r.PerspectiveQuorum, strings.Join(bad, ", "))
 	}
 	return fmt.Sprintf("not visible: %d/%d servers: %s", total-ok, total, strings.Join(bad, ", "))
 }
@@ -189,10 +234,18 @@ func (s ServerResult) describe(name string) string {
 		d += fmt.Sprintf(" (serial %d)", s.Serial)
 	case StatusRcode:
 		d = s.Rcode
-	case StatusTimeout, StatusError:
+	case StatusTimeout, StatusError, StatusBogus:
 		if s.Error != "" {
 			d += " (" + s.Error + ")"
 		}
+	case StatusUnreachable:
+		d += " (IPv6 not reachable from this machine)"
+	}
+	switch s.Delegation {
+	case DelegParentOnly:
+		d += " [stale delegation: the parent lists it, the zone's NS set does not]"
+	case DelegZoneOnly:
+		d += " [in the zone's NS set, not delegated by the parent]"
 	}
 	if len(name) > 0 && s.Status == StatusCNAME {
 		d += " → " + strings.Join(s.Answer, " ")

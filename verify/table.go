@@ -40,6 +40,12 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  NS %s", strings.Join(h.Nameservers, " "))
 		}
 		fmt.Fprintln(w)
+		if h.DNSSEC != "" {
+			fmt.Fprintf(w, "  DNSSEC %s\n", h.DNSSEC)
+		}
+		if d := delegationLine(h); d != "" {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
 		if h.Target != "" {
 			fmt.Fprintf(w, "  CNAME → %s\n", h.Target)
 		}
@@ -48,6 +54,13 @@ func (r *Report) WriteTable(w io.Writer) {
 	if len(r.Recursive) > 0 {
 		fmt.Fprintf(w, "\nrecursive resolvers (asked after the authoritative check passed)\n")
 		writeServers(w, r.Recursive)
+	}
+	if len(r.Perspectives) > 0 {
+		fmt.Fprintf(w, "\nperspectives (asked after the authoritative check passed; quorum %d of %d)\n", r.PerspectiveQuorum, len(r.Perspectives))
+		writeServers(w, r.Perspectives)
+	}
+	if r.Note != "" {
+		fmt.Fprintf(w, "\nnote: %s\n", r.Note)
 	}
 	fmt.Fprintln(w)
 	if r.Error != "" {
@@ -58,7 +71,7 @@ func (r *Report) WriteTable(w io.Writer) {
 
 func writeServers(w io.Writer, srv []ServerResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  SERVER\tADDRESS\tSTATUS\tRCODE\tRTT\tVIA\tANSWER / NOTE\n")
+	fmt.Fprintf(tw, "  SERVER\tADDRESS\tSTATUS\tDNSSEC\tRCODE\tRTT\tVIA\tANSWER / NOTE\n")
 	for _, s := range srv {
 		host := strings.TrimSuffix(s.Host, ".")
 		if host == "" {
@@ -82,6 +95,12 @@ func writeServers(w io.Writer, srv []ServerResult) {
 		if s.Note != "" {
 			detail = append(detail, s.Note)
 		}
+		switch s.Delegation {
+		case DelegParentOnly:
+			detail = append(detail, "stale delegation: only the parent lists this server")
+		case DelegZoneOnly:
+			detail = append(detail, "only the zone's NS set lists this server (not delegated)")
+		}
 		if s.Error != "" {
 			detail = append(detail, s.Error)
 		}
@@ -93,7 +112,11 @@ func writeServers(w io.Writer, srv []ServerResult) {
 		if via == "" {
 			via = "-"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", host, s.Addr, s.Status.label(), rcode, rtt, via, strings.Join(detail, "; "))
+		sec := s.DNSSEC
+		if sec == "" {
+			sec = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", host, s.Addr, s.Status.label(), sec, rcode, rtt, via, strings.Join(detail, "; "))
 	}
 	tw.Flush()
 }
@@ -103,4 +126,17 @@ func fmtRTT(d time.Duration) string {
 		return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// delegationLine compares the parent's delegation with the zone's NS set.
+func delegationLine(h Hop) string {
+	switch {
+	case h.DelegationNote != "":
+		return "delegation: " + h.DelegationNote
+	case len(h.ParentNS) == 0:
+		return ""
+	case strings.Join(h.ParentNS, " ") == strings.Join(h.ZoneNS, " "):
+		return "delegation: parent and zone NS sets agree"
+	}
+	return fmt.Sprintf("delegation: parent NS %s; zone NS %s (every server of both is asked)", strings.Join(h.ParentNS, " "), strings.Join(h.ZoneNS, " "))
 }

@@ -88,6 +88,7 @@ func serverBy(t *testing.T, r *verify.Report, addr string) verify.ServerResult {
 func TestTopology(t *testing.T) {
 	tp := testenv.StartTopology(t, testenv.TopologyOptions{})
 	t.Cleanup(func() { writeExamples(t) })
+	t.Run("Secure", func(t *testing.T) { secureTests(t, tp) })
 
 	t.Run("SecondariesLate", func(t *testing.T) {
 		ctx := ctxT(t)
