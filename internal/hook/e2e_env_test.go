@@ -28,7 +28,7 @@ type e2e struct {
 	t      testing.TB
 	Zone   string
 	BIND   *testenv.BIND
-	Pebble *pebble
+	Pebble *testenv.Pebble
 	Dir    string
 	Config string // dcvd config path
 	DCVD   string // dcvd binary
@@ -82,7 +82,7 @@ func newE2E(t testing.TB) *e2e {
 	}
 	bin := dcvdBinary(t)
 	b := testenv.StartBIND(t, testenv.BINDOptions{Zones: []testenv.BINDZone{{Name: e2eZone}}})
-	p := startPebble(t, b.Addr)
+	p := testenv.StartPebble(t, b.Addr)
 	e := &e2e{t: t, Zone: e2eZone, BIND: b, Pebble: p, Dir: t.TempDir(), DCVD: bin}
 	e.Config = e.writeConfig("")
 	return e
@@ -234,3 +234,10 @@ var (
 	apexWildcard = []string{e2eZone, "*." + e2eZone}
 	threeNames   = []string{"a." + e2eZone, "b." + e2eZone, "c." + e2eZone}
 )
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}

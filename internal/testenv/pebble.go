@@ -1,4 +1,4 @@
-package hook_test
+package testenv
 
 import (
 	"context"
@@ -19,21 +19,29 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/dcvd/dcvd/internal/testenv"
 )
 
-// pebble is a running Pebble ACME CA (the Debian package ships no TLS
+// Pebble is a running Pebble ACME CA (the Debian package ships no TLS
 // certificate, so the test makes a loopback CA for it).
-type pebble struct {
+type Pebble struct {
 	DirURL string // ACME directory
 	CAFile string // PEM of the CA that signed Pebble's TLS certificate
 	Dir    string
+	// EAB holds the external account binding keys Pebble accepts (key ID →
+	// base64url HMAC key) when PebbleOptions.EAB was set.
+	EAB map[string]string
 }
 
-// loopbackCA writes a fresh CA and a server certificate for 127.0.0.1 and
+// PebbleOptions configures StartPebble.
+type PebbleOptions struct {
+	// EAB, when not empty, makes Pebble require external account binding
+	// with these keys (key ID → base64url-encoded HMAC key).
+	EAB map[string]string
+}
+
+// LoopbackCA writes a fresh CA and a server certificate for 127.0.0.1 and
 // localhost into dir; it returns the CA, certificate and key paths.
-func loopbackCA(t testing.TB, dir string) (caFile, certFile, keyFile string) {
+func LoopbackCA(t testing.TB, dir string) (caFile, certFile, keyFile string) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -77,39 +85,46 @@ func loopbackCA(t testing.TB, dir string) (caFile, certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writePEM(t, caFile, "CERTIFICATE", caDER)
-	writePEM(t, certFile, "CERTIFICATE", leafDER)
-	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
+	WritePEM(t, caFile, "CERTIFICATE", caDER)
+	WritePEM(t, certFile, "CERTIFICATE", leafDER)
+	WritePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
 	return caFile, certFile, keyFile
 }
 
-func writePEM(t testing.TB, path, typ string, der []byte) {
+func WritePEM(t testing.TB, path, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// startPebble runs Pebble on a loopback high port, resolving every name
+// StartPebble runs Pebble on a loopback high port, resolving every name
 // through dnsAddr, validating without its random sleeps and accepting
 // every nonce (the tools here do not all retry badNonce).
-func startPebble(t testing.TB, dnsAddr string) *pebble {
+func StartPebble(t testing.TB, dnsAddr string, opts ...PebbleOptions) *Pebble {
 	t.Helper()
-	bin := testenv.Binary(t, "pebble")
+	bin := Binary(t, "pebble")
 	dir := t.TempDir()
-	caFile, certFile, keyFile := loopbackCA(t, dir)
-	port := testenv.FreePort(t, "127.0.0.1")
-	mport := testenv.FreePort(t, "127.0.0.1")
+	caFile, certFile, keyFile := LoopbackCA(t, dir)
+	var o PebbleOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	port := FreePort(t, "127.0.0.1")
+	mport := FreePort(t, "127.0.0.1")
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress":                  fmt.Sprintf("127.0.0.1:%d", port),
 		"managementListenAddress":        fmt.Sprintf("127.0.0.1:%d", mport),
 		"certificate":                    certFile,
 		"privateKey":                     keyFile,
-		"httpPort":                       testenv.FreePort(t, "127.0.0.1"),
-		"tlsPort":                        testenv.FreePort(t, "127.0.0.1"),
+		"httpPort":                       FreePort(t, "127.0.0.1"),
+		"tlsPort":                        FreePort(t, "127.0.0.1"),
 		"ocspResponderURL":               "",
-		"externalAccountBindingRequired": false,
+		"externalAccountBindingRequired": len(o.EAB) > 0,
 	}}
+	if len(o.EAB) > 0 {
+		cfg["pebble"].(map[string]any)["externalAccountMACKeys"] = o.EAB
+	}
 	data, _ := json.Marshal(cfg)
 	cfgFile := filepath.Join(dir, "pebble-config.json")
 	if err := os.WriteFile(cfgFile, data, 0o600); err != nil {
@@ -133,10 +148,10 @@ func startPebble(t testing.TB, dnsAddr string) *pebble {
 		logf.Close()
 		if t.Failed() {
 			log, _ := os.ReadFile(logPath)
-			t.Logf("pebble.log:\n%s", tail(string(log), 4000))
+			t.Logf("pebble.log:\n%s", tailString(string(log), 4000))
 		}
 	})
-	p := &pebble{DirURL: fmt.Sprintf("https://127.0.0.1:%d/dir", port), CAFile: caFile, Dir: dir}
+	p := &Pebble{DirURL: fmt.Sprintf("https://127.0.0.1:%d/dir", port), CAFile: caFile, Dir: dir, EAB: o.EAB}
 	pool := x509.NewCertPool()
 	caPEM, _ := os.ReadFile(caFile)
 	pool.AppendCertsFromPEM(caPEM)
@@ -161,7 +176,7 @@ func startPebble(t testing.TB, dnsAddr string) *pebble {
 	return nil
 }
 
-func tail(s string, n int) string {
+func tailString(s string, n int) string {
 	if len(s) > n {
 		return "…" + s[len(s)-n:]
 	}
