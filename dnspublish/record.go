@@ -119,16 +119,20 @@ func (r Record) String() string {
 }
 
 // RR returns r as a miekg/dns resource record. A TXT value longer than 255
-// bytes is split into several character-strings; verifiers join them again.
+// bytes is split into several character-strings; verifiers join them again
+// (TXTValue). The value reaches the wire byte for byte: quotes and
+// backslashes are escaped for miekg/dns, which reads TXT strings in zone-file
+// presentation form.
 func (r Record) RR() dns.RR {
 	hdr := dns.RR_Header{Name: r.FQDN, Rrtype: r.Type.RRType(), Class: dns.ClassINET, Ttl: r.TTL}
 	if r.Type == CNAME {
 		return &dns.CNAME{Hdr: hdr, Target: r.Value}
 	}
-	return &dns.TXT{Hdr: hdr, Txt: SplitTXT(r.Value)}
+	return &dns.TXT{Hdr: hdr, Txt: TXTStrings(r.Value)}
 }
 
-// SplitTXT splits s into character-strings of at most 255 bytes.
+// SplitTXT splits s into character-strings of at most 255 bytes (raw bytes,
+// not escaped).
 func SplitTXT(s string) []string {
 	var out []string
 	for len(s) > 255 {
@@ -137,6 +141,60 @@ func SplitTXT(s string) []string {
 	}
 	return append(out, s)
 }
+
+// TXTStrings is SplitTXT with each string escaped the way miekg/dns expects
+// in dns.TXT.Txt: a backslash or a double quote gets a backslash, a byte
+// outside printable ASCII becomes \DDD.
+func TXTStrings(value string) []string {
+	parts := SplitTXT(value)
+	for i, p := range parts {
+		parts[i] = escapeTXT(p)
+	}
+	return parts
+}
+
+func escapeTXT(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < ' ' || c > '~':
+			fmt.Fprintf(&b, "\\%03d", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// TXTValue is the value a TXT record carries on the wire: its
+// character-strings joined, with miekg/dns's presentation escapes (\" \\
+// \DDD) undone. It is the inverse of TXTStrings, so a value compares byte
+// for byte with what a CA asked for.
+func TXTValue(rr *dns.TXT) string {
+	var b strings.Builder
+	for _, s := range rr.Txt {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c != '\\' || i+1 >= len(s) {
+				b.WriteByte(c)
+				continue
+			}
+			if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+				b.WriteByte((s[i+1]-'0')*100 + (s[i+2]-'0')*10 + (s[i+3] - '0'))
+				i += 3
+				continue
+			}
+			b.WriteByte(s[i+1])
+			i++
+		}
+	}
+	return b.String()
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // ACMEValue is the dns-01 TXT value for an ACME key authorization: the
 // unpadded base64url SHA-256 digest (RFC 8555 §8.4).

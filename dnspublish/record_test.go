@@ -62,3 +62,23 @@ func TestParseType(t *testing.T) {
 		t.Error("ParseType(A) accepted")
 	}
 }
+
+// A value with quotes, backslashes and bytes outside printable ASCII goes
+// through the wire and back byte for byte.
+func TestTXTWireRoundTrip(t *testing.T) {
+	for _, v := range []string{`say "hi"`, `back\slash`, `trailing\`, `\065`, "tab\tand\x7f", strings.Repeat("x", 254) + `\"` + "y"} {
+		rr := Record{FQDN: "x.example.", Type: TXT, Value: v, TTL: 60}.RR()
+		buf := make([]byte, 2048)
+		off, err := dns.PackRR(rr, buf, 0, nil, false)
+		if err != nil {
+			t.Fatalf("pack %q: %v", v, err)
+		}
+		back, _, err := dns.UnpackRR(buf[:off], 0)
+		if err != nil {
+			t.Fatalf("unpack %q: %v", v, err)
+		}
+		if got := TXTValue(back.(*dns.TXT)); got != v {
+			t.Errorf("round trip: got %q, want %q", got, v)
+		}
+	}
+}

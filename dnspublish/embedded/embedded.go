@@ -269,6 +269,15 @@ func (p *Publisher) write(ctx context.Context, zone string, recs []dnspublish.Re
 	if len(norm) == 0 {
 		return dnspublish.Result{}, nil
 	}
+	if op == "add" {
+		have, err := p.store.Records(ctx, p.name)
+		if err != nil {
+			return dnspublish.Result{}, fmt.Errorf("embedded %q: %s %d records in %s: store: %w", p.name, op, len(norm), strings.TrimSuffix(zone, "."), err)
+		}
+		if err := p.cnameGuard(zone, norm, have); err != nil {
+			return dnspublish.Result{}, fmt.Errorf("embedded %q: %s: %w", p.name, op, err)
+		}
+	}
 	if err := fn(ctx, p.name, norm); err != nil {
 		return dnspublish.Result{}, fmt.Errorf("embedded %q: %s %d records in %s: store: %w", p.name, op, len(norm), strings.TrimSuffix(zone, "."), err)
 	}
@@ -294,6 +303,43 @@ func (p *Publisher) zoneOf(name string) *zoneConfig {
 	for i := range p.zones {
 		if dns.IsSubDomain(p.zones[i].apex, name) {
 			return &p.zones[i]
+		}
+	}
+	return nil
+}
+
+// cnameGuard refuses additions that would put a TXT and a CNAME at one
+// owner name, or a second CNAME target there (DNS allows no other data
+// next to a CNAME; the server would silently hide one of them). It checks
+// recs against each other, against what the store holds, and against the
+// glue names of the zone.
+func (p *Publisher) cnameGuard(zone string, recs, have []dnspublish.Record) error {
+	// at maps an owner name to "CNAME target" or "TXT".
+	at := map[string]string{}
+	for name := range p.zoneOf(zone).glue {
+		at[name] = "address records"
+	}
+	note := func(r dnspublish.Record) string {
+		if r.Type == dnspublish.CNAME {
+			return "a CNAME to " + strings.TrimSuffix(r.Value, ".")
+		}
+		return "TXT records"
+	}
+	for _, r := range have {
+		if n, err := r.Normalize(); err == nil && dns.IsSubDomain(zone, n.FQDN) {
+			if _, ok := at[n.FQDN]; !ok || n.Type == dnspublish.CNAME {
+				at[n.FQDN] = note(n)
+			}
+		}
+	}
+	for _, r := range recs {
+		cur, ok := at[r.FQDN]
+		switch {
+		case !ok || cur == note(r):
+			at[r.FQDN] = note(r)
+		default:
+			return fmt.Errorf("%s already holds %s, cannot add %s: a CNAME shares its name with nothing",
+				strings.TrimSuffix(r.FQDN, "."), cur, note(r))
 		}
 	}
 	return nil

@@ -94,6 +94,10 @@ func (p *Publisher) update(ctx context.Context, zone string, recs []dnspublish.R
 // prepare normalizes recs, applies the configured TTL, checks that each lies
 // in zone and drops duplicates.
 func (p *Publisher) prepare(zone string, recs []dnspublish.Record) ([]dnspublish.Record, error) {
+	if !p.hasZone(zone) {
+		return nil, fmt.Errorf("rfc2136 %q: zone %s is not one of this backend's zones (%s): %w",
+			p.name, strings.TrimSuffix(zone, "."), strings.Join(p.zones, ", "), dnspublish.ErrNoZone)
+	}
 	out := make([]dnspublish.Record, 0, len(recs))
 	seen := make(map[string]bool, len(recs))
 	types := make(map[string]dnspublish.Type, len(recs))
@@ -103,7 +107,7 @@ func (p *Publisher) prepare(zone string, recs []dnspublish.Record) ([]dnspublish
 			return nil, fmt.Errorf("rfc2136 %q: %w", p.name, err)
 		}
 		if !dns.IsSubDomain(zone, n.FQDN) {
-			return nil, fmt.Errorf("rfc2136 %q: record %s is outside zone %s", p.name, n.FQDN, zone)
+			return nil, fmt.Errorf("rfc2136 %q: record %s is outside zone %s: %w", p.name, n.FQDN, zone, dnspublish.ErrNoZone)
 		}
 		if t, ok := types[n.FQDN]; ok && t != n.Type {
 			return nil, fmt.Errorf("rfc2136 %q: %s: a name cannot hold both a CNAME and a TXT", p.name, n.FQDN)
@@ -169,4 +173,14 @@ func conflictHint(rrs []dns.RR, conflicts map[string]string) string {
 		return "a name already holds a CNAME, or a CNAME was to be added next to other records; dcvd never replaces records it did not write"
 	}
 	return strings.Join(names, "; ") + "; dcvd never replaces records it did not write"
+}
+
+// hasZone reports whether zone (canonical) is one of the configured zones.
+func (p *Publisher) hasZone(zone string) bool {
+	for _, z := range p.zones {
+		if z == zone {
+			return true
+		}
+	}
+	return false
 }
