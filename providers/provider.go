@@ -30,6 +30,12 @@ type Challenge struct {
 	// Ref is opaque provider data round-tripped through the store (for
 	// example a DigiCert domain_id). Keep it small.
 	Ref string
+	// OrderNames are the names the order covers (its certificate's names,
+	// wildcards reduced to their base; for a prevalidated domain, the
+	// domain). The engine refuses a challenge whose Name is neither one of
+	// them nor an ancestor of one: a CA's answer never decides on its own
+	// where dcvd writes.
+	OrderNames []string
 }
 
 // Key identifies a challenge within one CA account: the same order, name and
@@ -112,7 +118,17 @@ type Spec struct {
 	// Limits are the CA's documented request limits per credential; the
 	// scheduler stays under all of them.
 	Limits []RateLimit
+	// Labels are the owner labels the CA documents beneath a validated
+	// name, each an anchored regular expression over one lower-case label
+	// ("_dnsauth", Sectigo's "_[0-9a-f]{32}"); "" stands for the validated
+	// name itself. The engine refuses a record whose owner is anything
+	// else. Nil means DefaultLabels.
+	Labels []string
 }
+
+// DefaultLabels are the owners allowed for a CA that documents none: the
+// validated name itself and RFC 8555's _acme-challenge beneath it.
+var DefaultLabels = []string{"", "_acme-challenge"}
 
 // RateLimit is "at most N requests per Window".
 type RateLimit struct {

@@ -35,9 +35,10 @@ func newBenchProvider(prefix string, n int, zones []string, addr string) *benchP
 		z := zones[i%len(zones)]
 		name := fmt.Sprintf("n%d.%s", i/len(zones), z)
 		p.chs = append(p.chs, providers.Challenge{
-			Order:  fmt.Sprintf("%s-%d", prefix, i/10),
-			Name:   name,
-			Record: dnspublish.Record{FQDN: "_dnsauth." + name, Type: dnspublish.TXT, Value: fmt.Sprintf("%s-%08d-random-value", prefix, i)},
+			Order:      fmt.Sprintf("%s-%d", prefix, i/10),
+			Name:       name,
+			OrderNames: []string{name},
+			Record:     dnspublish.Record{FQDN: "_dnsauth." + name, Type: dnspublish.TXT, Value: fmt.Sprintf("%s-%08d-random-value", prefix, i)},
 		})
 	}
 	return p

@@ -29,6 +29,10 @@ type Account struct {
 	// Limits are the CA's request limits per credential; every Discover,
 	// Submit and Poll call waits for all of them.
 	Limits []providers.RateLimit
+	// Labels are the owner labels the CA documents beneath a validated
+	// name (providers.Spec.Labels; nil: providers.DefaultLabels). A
+	// challenge whose record lies anywhere else is refused.
+	Labels []string
 }
 
 // Config configures an Engine. Store, Router and Checker are required.

@@ -33,6 +33,7 @@ type account struct {
 	Account
 	name  string
 	limit limiter
+	rules labelRules // documented owner labels
 	mu    sync.Mutex // one discovery at a time
 }
 
@@ -59,6 +60,11 @@ func New(cfg Config) (*Engine, error) {
 	}
 	for _, a := range cfg.Accounts {
 		acc := &account{Account: a, name: a.Provider.Name(), limit: newLimiter(a.Limits)}
+		rules, err := compileLabels(a.Labels)
+		if err != nil {
+			return nil, fmt.Errorf("scheduler: account %q: %w", acc.name, err)
+		}
+		acc.rules = rules
 		e.accounts[acc.name] = acc
 		e.order = append(e.order, acc)
 	}
@@ -74,7 +80,7 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) Discover(ctx context.Context) error {
 	var errs []error
 	for _, a := range e.order {
-		if _, err := e.discover(ctx, a); err != nil {
+		if _, _, err := e.discover(ctx, a); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -82,27 +88,37 @@ func (e *Engine) Discover(ctx context.Context) error {
 }
 
 // discover asks one account for its challenges and inserts the unknown ones.
-func (e *Engine) discover(ctx context.Context, a *account) (int, error) {
+// It returns how many were new and the challenges refused by checkChallenge
+// (stored as failed rows when new).
+func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challenge, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.limit.Wait(ctx); err != nil {
-		return 0, fmt.Errorf("%s: discover: %w", a.name, err)
+		return 0, nil, fmt.Errorf("%s: discover: %w", a.name, err)
 	}
 	chs, err := a.Provider.Discover(ctx)
 	if err != nil {
 		e.log.Error("discovery failed", "account", a.name, "err", err)
-		return 0, fmt.Errorf("%s: discover: %w", a.name, err)
+		return 0, nil, fmt.Errorf("%s: discover: %w", a.name, err)
 	}
+	var refused []store.Challenge
 	rows := make([]store.Challenge, 0, len(chs))
 	for _, ch := range chs {
-		rows = append(rows, e.delegated(ctx, rowFor(a.name, ch)))
+		c := rowFor(a.name, ch)
+		if err := checkChallenge(ch, a.rules); err != nil && c.State == store.Discovered {
+			// Stored as failed so `dcvd status` shows why; never written.
+			c.State, c.Reason = store.Failed, err.Error()
+			e.log.Warn("challenge refused", "account", a.name, "order", ch.Order, "name", ch.Name, "reason", err)
+			refused = append(refused, c)
+		}
+		rows = append(rows, e.delegated(ctx, c))
 	}
 	n, err := e.st.Discover(ctx, rows)
 	if err != nil {
-		return 0, fmt.Errorf("%s: store discovered challenges: %w", a.name, err)
+		return 0, refused, fmt.Errorf("%s: store discovered challenges: %w", a.name, err)
 	}
-	e.log.Info("discovered", "account", a.name, "found", len(chs), "new", n)
-	return n, nil
+	e.log.Info("discovered", "account", a.name, "found", len(chs), "new", n, "refused", len(refused))
+	return n, refused, nil
 }
 
 // EffectiveRecord moves a TXT record whose name lies outside every

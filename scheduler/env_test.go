@@ -127,7 +127,7 @@ func (s envSpec) engine(t testing.TB, log *slog.Logger, accounts ...providers.Pr
 		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Linger: 2 * time.Second}
 	for _, p := range accounts {
-		cfg.Accounts = append(cfg.Accounts, Account{Provider: p, Limits: digicert.DefaultLimits})
+		cfg.Accounts = append(cfg.Accounts, Account{Provider: p, Limits: digicert.DefaultLimits, Labels: digicert.Spec().Labels})
 	}
 	e, err := New(cfg)
 	if err != nil {

@@ -21,16 +21,20 @@ import (
 func (e *Engine) RunOnce(ctx context.Context) (Summary, error) {
 	d := newDriver(e, true)
 	var errs []string
+	var refused []store.Challenge
 	for _, a := range e.order {
-		if _, err := e.discover(ctx, a); err != nil {
+		_, r, err := e.discover(ctx, a)
+		refused = append(refused, r...)
+		if err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
 	d.loop(ctx, nil)
-	rows := make([]store.Challenge, 0, len(d.seen))
+	rows := make([]store.Challenge, 0, len(d.seen)+len(refused))
 	for _, c := range d.seen {
-		rows = append(rows, c)
+		rows = append(rows, e.current(ctx, c))
 	}
+	rows = append(rows, refused...)
 	sum := summarize(rows, errs)
 	sum.Interrupted = ctx.Err() != nil
 	if d.storeErr != nil {
@@ -59,7 +63,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				return
 			}
 			a.mu.Unlock()
-			if n, err := e.discover(ctx, a); err == nil && n > 0 {
+			if n, _, err := e.discover(ctx, a); err == nil && n > 0 {
 				signal()
 			}
 		}); err != nil {
@@ -70,13 +74,30 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer func() { <-c.Stop().Done() }()
 	go func() {
 		for _, a := range e.order {
-			if n, err := e.discover(ctx, a); err == nil && n > 0 {
+			if n, _, err := e.discover(ctx, a); err == nil && n > 0 {
 				signal()
 			}
 		}
 	}()
 	d.loop(ctx, wake)
 	return nil
+}
+
+// current returns a touched row as the store holds it now. Another process
+// sharing the state (a second `dcvd run`, the daemon, a hook) may have moved
+// it on since this run last saw it, or this run's save of it may have lost
+// a conflict: the summary and the exit code report where the row really is,
+// not a stale copy. A row already finished for good is not re-read.
+func (e *Engine) current(ctx context.Context, c store.Challenge) store.Challenge {
+	if c.State.Terminal() && !c.DNS.Owned() && c.State != store.Validated {
+		return c
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if now, err := e.st.Get(ctx, c.ID); err == nil {
+		return now
+	}
+	return c
 }
 
 // Summary is the outcome of RunOnce over the rows it touched.

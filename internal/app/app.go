@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		if l, ok := p.(interface{ Limits() []providers.RateLimit }); ok {
 			limits = l.Limits() // the account's configured limits
 		}
-		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: limits})
+		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: limits, Labels: ca.Spec.Labels})
 	}
 	a.Engine, err = scheduler.New(scheduler.Config{
 		Store:    st,

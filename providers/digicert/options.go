@@ -82,8 +82,16 @@ func Spec() providers.Spec {
 			return p, nil
 		},
 		Limits: DefaultLimits,
+		Labels: Labels,
 	}
 }
+
+// Labels are the owners DigiCert documents beneath a validated name: the
+// name itself (TXT), _dnsauth (TXT for resellers, CNAME), and for
+// cname_form = "legacy" the random value itself, which must look like one
+// (DigiCert hands out 32 lower-case letters and digits) before it becomes
+// a label.
+var Labels = []string{"", "_dnsauth", "[a-z0-9]{16,64}"}
 
 // settings are validated Options.
 type settings struct {

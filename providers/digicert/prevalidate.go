@@ -135,11 +135,12 @@ func (p *Provider) discoverDomain(ctx context.Context, d Domain, name string) (p
 		return providers.Challenge{}, false, fmt.Errorf("domain %s: DigiCert returned an empty DCV token", id)
 	}
 	return providers.Challenge{
-		Order:   DomainOrder(id),
-		Name:    name,
-		Record:  p.set.recordFor(method, name, value),
-		Expires: parseTime(tok.ExpirationDate),
-		Ref:     value, // Poll notices a token replaced outside dcvd
+		Order:      DomainOrder(id),
+		Name:       name,
+		Record:     p.set.recordFor(method, name, value),
+		Expires:    parseTime(tok.ExpirationDate),
+		Ref:        value, // Poll notices a token replaced outside dcvd
+		OrderNames: []string{name},
 	}, true, nil
 }
 

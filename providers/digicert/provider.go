@@ -172,6 +172,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o Order) ([]providers.Chal
 		return nil, fmt.Errorf("order %s: DigiCert returned an empty random value", id)
 	}
 	exp := rv.Expires()
+	orderNames := certNames(o)
 	seen := map[string]bool{}
 	var out []providers.Challenge
 	for _, nv := range todo {
@@ -181,9 +182,24 @@ func (p *Provider) discoverOrder(ctx context.Context, o Order) ([]providers.Chal
 			continue
 		}
 		seen[name+"|"+rec.Key()] = true
-		out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, Expires: exp, Ref: nv.DomainID.String()})
+		out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, Expires: exp, Ref: nv.DomainID.String(), OrderNames: orderNames})
 	}
 	return out, nil
+}
+
+// certNames returns the names the order's certificate covers (common name
+// and SANs, wildcards reduced to their base): the engine checks every
+// validated name against them.
+func certNames(o Order) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...) {
+		if n = baseName(n); n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // pendingNames returns the entries of v that still need DCV, one per

@@ -127,6 +127,9 @@ func (s *Server) orderValidation(w http.ResponseWriter, r *http.Request) {
 		}
 		names = append(names, e)
 	}
+	if o.hostile != nil {
+		names = s.hostileValidations(o)
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"order_id":             strconv.Itoa(o.id),
 		"order_status":         o.status,

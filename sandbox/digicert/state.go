@@ -76,6 +76,7 @@ type order struct {
 	created   time.Time
 	issued    time.Time
 	certID    int
+	hostile   []string // HostileNames
 }
 
 type domain struct {
