@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/dcvd/dcvd/dnspublish"
 )
 
@@ -106,9 +108,21 @@ type Base struct {
 	Logger  *slog.Logger
 }
 
-// Spec describes one CA type to the configuration loader.
+// Spec describes one CA type to the binary. Registering a Spec (one line in
+// internal/registry) is all it takes to add a CA: the configuration loader
+// decodes its [[ca]] tables, the engine polls its accounts, and the optional
+// hooks below add its own commands, its simulator and its demo orders to the
+// dcvd binary. Nothing under cmd/, internal/app or internal/config names a
+// CA.
+//
+// A CA package typically defines Spec in provider.go and the hooks in
+// cli.go; the simulator half (Sandbox, Demo) is best written in the CA's
+// sandbox/<ca> package, whose exported functions the Spec then points at.
+// See providers/README.md ("Adding a CA") and providers/digicert for a
+// complete example.
 type Spec struct {
-	// Type is the value of `type` in a [[ca]] table.
+	// Type is the value of `type` in a [[ca]] table, and the name of the
+	// CA's own commands (`dcvd <Type> ...`, `dcvd sandbox <Type>`).
 	Type string
 	// Options returns a pointer to a fresh options struct the [[ca]] table is
 	// decoded into (toml tags; unknown keys are config errors).
@@ -116,7 +130,8 @@ type Spec struct {
 	// Open validates options and builds the provider. No network I/O.
 	Open func(ctx context.Context, base Base, options any) (Provider, error)
 	// Limits are the CA's documented request limits per credential; the
-	// scheduler stays under all of them.
+	// scheduler stays under all of them. An account configured with other
+	// limits says so by implementing Limited.
 	Limits []RateLimit
 	// Labels are the owner labels the CA documents beneath a validated
 	// name, each an anchored regular expression over one lower-case label
@@ -124,6 +139,92 @@ type Spec struct {
 	// name itself. The engine refuses a record whose owner is anything
 	// else. Nil means DefaultLabels.
 	Labels []string
+	// IssuerDomains are the CA's CAA issuer domain names (RFC 8659
+	// issuer-domain-name: the value of an `issue`/`issuewild` property that
+	// allows this CA), e.g. "digicert.com". Checks that a name's CAA records
+	// let the CA issue use them; empty means "unknown, do not check".
+	IssuerDomains []string
+
+	// Commands, when set, builds the CA's own operator command, `dcvd
+	// <Type>`, with its subcommands (repairs and one-off operations that the
+	// daemon never needs: resend emails, change a DCV method, ...). The
+	// returned command's Use must be Type. The binary adds the persistent
+	// flag --account to it and passes open, which loads the configuration
+	// (--config) and opens the [[ca]] account of this Type that --account
+	// names, or the only one; the command then type-asserts the Provider to
+	// its own concrete type to reach the CA's client.
+	//
+	// Commands exit through internal/cli: cli.Args for argument counts,
+	// cli.Usage for bad flags (exit 2), cli.Failed for a CA call that failed
+	// (exit 1). Errors returned by open already carry their exit code.
+	Commands func(open OpenAccount) *cobra.Command
+
+	// Sandbox, when set, builds `dcvd sandbox <Type>`: serve the CA's
+	// simulator on a loopback address so a configuration can be dry-run
+	// against it. The returned command's Use must be Type. Use
+	// sandbox/simkit's Flags and Serve so that every simulator has the same
+	// --listen and --dns flags and prints its base_url the same way.
+	Sandbox func() *cobra.Command
+
+	// Demo, when set, starts the CA's simulator for `dcvd demo` and seeds the
+	// CA's demo orders. The demo runs the real pipeline (`dcvd run`) against
+	// every registered CA's demo at once, with dcvd's embedded DNS server as
+	// the only authoritative server for all of their zones; it succeeds when
+	// every seeded challenge validated and its record was removed. The
+	// simulator must stop when ctx ends. Choose zones no other CA's demo uses
+	// (the DigiCert demo uses example.com, example.org and example.net).
+	Demo func(ctx context.Context, env DemoEnv) (*Demo, error)
+}
+
+// OpenAccount opens the configured [[ca]] account a CA's command works on
+// (see Spec.Commands). Its errors carry an exit code (internal/cli).
+type OpenAccount func(cmd *cobra.Command) (Provider, error)
+
+// DemoEnv is what `dcvd demo` gives a CA's Demo hook.
+type DemoEnv struct {
+	// DNS is the host:port of the embedded DNS server that serves every
+	// demo zone; the simulator checks records there.
+	DNS string
+	// Account is the [[ca]] name the Demo's Config must use.
+	Account string
+	// Logger is for the simulator's own log (discarded by default).
+	Logger *slog.Logger
+}
+
+// Demo is one CA's part of `dcvd demo`, returned by Spec.Demo with its
+// simulator already serving.
+type Demo struct {
+	// Config is the CA's [[ca]] table for the demo's config file: type, name
+	// (DemoEnv.Account), base_url of the running simulator, its key, a short
+	// schedule, small backoffs and (the simulator being local) generous
+	// rate_limits.
+	Config string
+	// Zones are the zones the seeded orders need; the embedded DNS server
+	// serves them.
+	Zones []string
+	// Orders describe the seeded orders, one line each ("example.org,
+	// *.example.org (dns-txt-token)"); the demo prints them.
+	Orders []string
+	// Simulator is a one-line description printed in the banner
+	// ("DigiCert simulator on http://127.0.0.1:41234").
+	Simulator string
+}
+
+// Limited is implemented by a provider whose account is configured with
+// its own request limits (for example a rate_limits option); they replace
+// Spec.Limits for that account.
+type Limited interface {
+	Provider
+	Limits() []RateLimit
+}
+
+// AccountLimits returns the request limits an account's provider p, opened
+// from spec, must stay under: its own (Limited) or the CA's documented ones.
+func AccountLimits(spec Spec, p Provider) []RateLimit {
+	if l, ok := p.(Limited); ok {
+		return l.Limits()
+	}
+	return spec.Limits
 }
 
 // DefaultLabels are the owners allowed for a CA that documents none: the

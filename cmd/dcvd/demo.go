@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dcvd/dcvd/internal/app"
-	sandbox "github.com/dcvd/dcvd/sandbox/digicert"
+	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/store"
 )
 
@@ -24,12 +23,11 @@ func newDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the whole pipeline on this machine with nothing else installed",
-		Long: `demo starts dcvd's embedded DNS server and the DigiCert simulator on loopback, seeds
-three orders (an apex TXT, an apex + wildcard pair, and one validated by CNAME),
-writes a config file for them, and runs exactly what "dcvd run" runs: discover,
-publish, verify on the authoritative server, ask the CA, clean up. It prints the
-summary and the final state of every challenge, and exits 0 when all validated
-and nothing is left in the zones.`,
+		Long: `demo starts dcvd's embedded DNS server and every built-in CA simulator on loopback,
+seeds each CA's demo orders (apex names, apex + wildcard pairs, a CNAME-validated
+name), writes a config file for them, and runs exactly what "dcvd run" runs:
+discover, publish, verify on the authoritative server, ask the CA, clean up. It prints the summary and the final state of every challenge, and exits 0
+when all validated and nothing is left in the zones.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
@@ -40,13 +38,6 @@ and nothing is left in the zones.`,
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo's directory (config, state) afterwards")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "give up after this long")
 	return cmd
-}
-
-// demoOrders are the orders the demo seeds: what the README promises.
-var demoOrders = []sandbox.OrderSpec{
-	{CommonName: "example.com", Method: "dns-txt-token"},
-	{CommonName: "example.org", DNSNames: []string{"*.example.org"}, Method: "dns-txt-token"},
-	{CommonName: "shop.example.net", Method: "dns-cname-token"},
 }
 
 func runDemo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
@@ -61,24 +52,31 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, keep bool) error {
 	if err != nil {
 		return err
 	}
-	sim := sandbox.New(sandbox.Options{
-		DNSServers: []string{dnsAddr},
-		NoLimits:   true,
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	for _, o := range demoOrders {
-		sim.AddOrder(o)
+	sctx, stopSims := context.WithCancel(ctx)
+	defer stopSims()
+	var demos []*providers.Demo
+	var zones []string
+	for _, spec := range caSpecs() {
+		if spec.Demo == nil {
+			continue
+		}
+		d, err := spec.Demo(sctx, providers.DemoEnv{DNS: dnsAddr, Account: spec.Type})
+		if err != nil {
+			return fmt.Errorf("demo: %s simulator: %w", spec.Type, err)
+		}
+		demos = append(demos, d)
+		zones = append(zones, d.Zones...)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	if len(demos) == 0 {
+		return &exitError{Code: exitConfig, Err: fmt.Errorf("demo: no CA in this binary has demo orders")}
 	}
-	sctx, stopSim := context.WithCancel(ctx)
-	defer stopSim()
-	go serveUntil(sctx, ln, sim)
 
 	cfgPath := filepath.Join(dir, "config.toml")
-	cfg := fmt.Sprintf(`# Written by "dcvd demo": the embedded DNS server and the DigiCert simulator on loopback.
+	var cas strings.Builder
+	for _, d := range demos {
+		cas.WriteString("\n" + d.Config)
+	}
+	cfg := fmt.Sprintf(`# Written by "dcvd demo": the embedded DNS server and the CA simulators on loopback.
 [daemon]
 state_dir = %q
 log_level = "warn"
@@ -93,31 +91,22 @@ timeout = "30s"
 [[propagation.override]]
 zone = "."
 servers = [%q]
-
-[[ca]]
-type = "digicert"
-name = "demo"
-base_url = "http://%s%s"
-api_key = %q
-schedule = "@every 1m"
-backoff_min = "50ms"
-backoff_max = "1s"
-# The simulator is local: no need to stay under DigiCert's real limits.
-rate_limits = [{ n = 10000, window = "1s" }]
-
+%s
 [[dns]]
 type = "embedded"
 name = "embedded"
-zones = ["example.com", "example.org", "example.net"]
+zones = [%s]
 listen = %q
-`, filepath.Join(dir, "state"), dnsAddr, dnsAddr, ln.Addr(), sandbox.Prefix, sandbox.DefaultKey, dnsAddr)
+`, filepath.Join(dir, "state"), dnsAddr, dnsAddr, cas.String(), quoteList(zones), dnsAddr)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "dcvd demo: embedded DNS on %s, DigiCert simulator on http://%s, config %s\n", dnsAddr, ln.Addr(), cfgPath)
-	for _, o := range demoOrders {
-		names := append([]string{o.CommonName}, o.DNSNames...)
-		fmt.Fprintf(stdout, "  order: %s (%s)\n", strings.Join(names, ", "), o.Method)
+	fmt.Fprintf(stdout, "dcvd demo: embedded DNS on %s, config %s\n", dnsAddr, cfgPath)
+	for _, d := range demos {
+		fmt.Fprintf(stdout, "%s\n", d.Simulator)
+		for _, o := range d.Orders {
+			fmt.Fprintf(stdout, "  order: %s\n", o)
+		}
 	}
 	fmt.Fprintln(stdout)
 
@@ -159,6 +148,15 @@ listen = %q
 	}
 	fmt.Fprintf(stdout, "\nall %d challenges validated and their records removed\n", len(rows))
 	return nil
+}
+
+// quoteList renders strings as the inside of a TOML array.
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
 }
 
 // freeLoopbackAddr returns 127.0.0.1:port with the port free for UDP and TCP.

@@ -18,31 +18,21 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dcvd/dcvd/internal/cli"
 	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/internal/hook"
 )
 
-// Exit codes.
+// Exit codes (internal/cli documents them; CA commands use them too).
 const (
-	exitOK      = 0
-	exitFailed  = 1
-	exitConfig  = 2
-	exitWaiting = 3
+	exitOK      = cli.ExitOK
+	exitFailed  = cli.ExitFailed
+	exitConfig  = cli.ExitConfig
+	exitWaiting = cli.ExitWaiting
 )
 
 // exitError carries an exit code out of a command. A nil Err exits silently.
-type exitError struct {
-	Code int
-	Err  error
-}
-
-func (e *exitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit %d", e.Code)
-	}
-	return e.Err.Error()
-}
-func (e *exitError) Unwrap() error { return e.Err }
+type exitError = cli.ExitError
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -96,20 +86,13 @@ func newRoot() *cobra.Command {
 		newConfigCmd(g),
 		newDemoCmd(),
 		newSandboxCmd(),
-		newDigicertCmd(g),
 		newVersionCmd(),
 	)
+	root.AddCommand(caCommands(g)...)
 	addHookCommands(root, g)
 	return root
 }
 
 // usageArgs wraps cobra's argument validators so a wrong argument count
 // exits with the usage code.
-func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := v(cmd, args); err != nil {
-			return &exitError{Code: exitConfig, Err: fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
-		}
-		return nil
-	}
-}
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs { return cli.Args(v) }

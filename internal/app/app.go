@@ -104,11 +104,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			return nil, &config.Error{File: cfg.Path, Line: ca.Line, Msg: fmt.Sprintf("[[ca]] %q: %v", ca.Name, err)}
 		}
 		a.Providers = append(a.Providers, p)
-		limits := ca.Spec.Limits
-		if l, ok := p.(interface{ Limits() []providers.RateLimit }); ok {
-			limits = l.Limits() // the account's configured limits
-		}
-		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: limits, Labels: ca.Spec.Labels})
+		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: providers.AccountLimits(ca.Spec, p), Labels: ca.Spec.Labels})
 	}
 	a.Engine, err = scheduler.New(scheduler.Config{
 		Store:    st,

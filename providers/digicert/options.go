@@ -8,6 +8,7 @@ import (
 
 	"github.com/dcvd/dcvd/internal/secret"
 	"github.com/dcvd/dcvd/providers"
+	sandbox "github.com/dcvd/dcvd/sandbox/digicert"
 )
 
 // Options is the DigiCert part of a [[ca]] table (type = "digicert").
@@ -81,8 +82,12 @@ func Spec() providers.Spec {
 			}
 			return p, nil
 		},
-		Limits: DefaultLimits,
-		Labels: Labels,
+		Limits:        DefaultLimits,
+		Labels:        Labels,
+		IssuerDomains: []string{"digicert.com"},
+		Commands:      commands,
+		Sandbox:       sandbox.Command,
+		Demo:          sandbox.Demo,
 	}
 }
 

@@ -1,4 +1,4 @@
-package main
+package digicert
 
 import (
 	"fmt"
@@ -7,50 +7,28 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dcvd/dcvd/internal/app"
-	"github.com/dcvd/dcvd/providers/digicert"
+	"github.com/dcvd/dcvd/internal/cli"
+	"github.com/dcvd/dcvd/providers"
 )
 
-// newDigicertCmd holds the DigiCert operations that seed or repair DCV by
-// hand. They use the API key of a configured [[ca]] account.
-func newDigicertCmd(g *globals) *cobra.Command {
-	var account string
+// commands builds `dcvd digicert ...` (providers.Spec.Commands): the
+// DigiCert operations that seed or repair DCV by hand, with the API key of a
+// configured [[ca]] account.
+func commands(open providers.OpenAccount) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "digicert",
 		Short: "DigiCert CertCentral operations (resend DCV emails, change a domain's DCV method)",
 	}
-	cmd.PersistentFlags().StringVar(&account, "account", "", "[[ca]] name to use (default: the only digicert account)")
-
-	client := func(cmd *cobra.Command) (*digicert.Client, error) {
-		cfg, err := app.LoadConfig(g.configPath)
+	client := func(cmd *cobra.Command) (*Client, error) {
+		p, err := open(cmd)
 		if err != nil {
 			return nil, err
 		}
-		var names []string
-		for _, ca := range cfg.CAs {
-			if ca.Type != "digicert" {
-				continue
-			}
-			names = append(names, ca.Name)
-			if account == "" || account == ca.Name {
-				if account == "" && len(names) > 1 {
-					break
-				}
-				logger := app.NewLogger(cmd.ErrOrStderr(), cfg.Daemon.LogFormat, "warn")
-				p, err := digicert.Open(cmd.Context(), app.ProviderBase(ca, logger), ca.Options.(*digicert.Options))
-				if err != nil {
-					return nil, &exitError{Code: exitConfig, Err: fmt.Errorf("[[ca]] %q: %w", ca.Name, err)}
-				}
-				return p.Client(), nil
-			}
+		dp, ok := p.(*Provider)
+		if !ok {
+			return nil, cli.Usage(fmt.Errorf("account %q is not a digicert account", p.Name()))
 		}
-		switch {
-		case len(names) == 0:
-			return nil, &exitError{Code: exitConfig, Err: fmt.Errorf("no [[ca]] account of type digicert in %s", cfg.Path)}
-		case account == "":
-			return nil, &exitError{Code: exitConfig, Err: fmt.Errorf("several digicert accounts (%s): pick one with --account", strings.Join(names, ", "))}
-		}
-		return nil, &exitError{Code: exitConfig, Err: fmt.Errorf("no digicert account named %q (have %s)", account, strings.Join(names, ", "))}
+		return dp.Client(), nil
 	}
 
 	var emails []string
@@ -59,13 +37,13 @@ func newDigicertCmd(g *globals) *cobra.Command {
 		Short: "Resend an order's DCV emails (optionally to chosen addresses)",
 		Long: `resend-emails asks DigiCert to send the order's DCV emails again. With
 --email domain=address (repeatable) the email for that domain goes to that address.`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: cli.Args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m := map[string]string{}
 			for _, e := range emails {
 				d, addr, ok := strings.Cut(e, "=")
 				if !ok || d == "" || !strings.Contains(addr, "@") {
-					return &exitError{Code: exitConfig, Err: fmt.Errorf("--email %q: want domain=address", e)}
+					return cli.Usage(fmt.Errorf("--email %q: want domain=address", e))
 				}
 				m[d] = addr
 			}
@@ -74,7 +52,7 @@ func newDigicertCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if err := c.ResendEmails(cmd.Context(), args[0], m); err != nil {
-				return &exitError{Code: exitFailed, Err: err}
+				return cli.Failed(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "order %s: DCV emails sent\n", args[0])
 			return nil
@@ -88,7 +66,7 @@ func newDigicertCmd(g *globals) *cobra.Command {
 		Long: `dcv-method sets the domain's DCV method (dns-txt-token, dns-cname-token, email,
 http-token) and prints what DigiCert returned: the random value to publish (and
 the CNAME target), or the addresses the validation emails went to.`,
-		Args: usageArgs(cobra.ExactArgs(2)),
+		Args: cli.Args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := client(cmd)
 			if err != nil {
@@ -96,7 +74,7 @@ the CNAME target), or the addresses the validation emails went to.`,
 			}
 			res, err := c.SetDomainDCVMethod(cmd.Context(), args[0], args[1])
 			if err != nil {
-				return &exitError{Code: exitFailed, Err: err}
+				return cli.Failed(err)
 			}
 			printMethodResult(cmd.OutOrStdout(), args[0], args[1], res)
 			return nil
@@ -106,7 +84,7 @@ the CNAME target), or the addresses the validation emails went to.`,
 	return cmd
 }
 
-func printMethodResult(w io.Writer, domainID, method string, res digicert.DCVMethodResult) {
+func printMethodResult(w io.Writer, domainID, method string, res DCVMethodResult) {
 	fmt.Fprintf(w, "domain %s: method %s\n", domainID, method)
 	if s := res.String(); s != "" {
 		fmt.Fprintln(w, s)
