@@ -10,6 +10,7 @@ import (
 	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/digicert"
+	"github.com/dcvd/dcvd/providers/webnic"
 )
 
 // Registry returns the backend and CA types known to this binary.
@@ -21,6 +22,7 @@ func Registry() config.Registry {
 		),
 		CA: index(func(s providers.Spec) string { return s.Type },
 			digicert.Spec(),
+			webnic.Spec(),
 		),
 	}
 }
