@@ -89,8 +89,14 @@ func Spec() providers.Spec {
 			return p, nil
 		},
 		Limits: DefaultLimits,
+		Labels: Labels,
 	}
 }
+
+// Labels are the owners Sectigo's hash scheme puts beneath a validated
+// name: "_" and the 32 hex digits of the CSR's MD5 (lower-cased, as dcvd
+// writes owner names).
+var Labels = []string{"_[0-9a-f]{32}"}
 
 // settings are validated Options.
 type settings struct {

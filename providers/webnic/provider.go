@@ -27,6 +27,7 @@ type Provider struct {
 
 	mu    sync.Mutex
 	polls map[string]*pollState // order id -> when WebNIC may be asked again
+	names map[string][]string   // order id -> the certificate's names (order info)
 }
 
 // pollState paces the DCV status checks of one order.
@@ -45,7 +46,7 @@ func Open(ctx context.Context, base providers.Base, o *Options) (*Provider, erro
 	if err != nil {
 		return nil, fmt.Errorf("webnic %q: %w", base.Name, err)
 	}
-	p := &Provider{name: base.Name, set: s, domains: base.Domains, log: base.Logger, polls: map[string]*pollState{}}
+	p := &Provider{name: base.Name, set: s, domains: base.Domains, log: base.Logger, polls: map[string]*pollState{}, names: map[string][]string{}}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -203,6 +204,10 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.OrderSummary) ([]pro
 			}
 		}
 	}
+	orderNames, err := p.orderNames(ctx, o, mine)
+	if err != nil {
+		return nil, err
+	}
 	var out []providers.Challenge
 	seen := map[string]bool{}
 	for _, c := range mine {
@@ -215,10 +220,45 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.OrderSummary) ([]pro
 		}
 		if k := name + "|" + rec.Key(); !seen[k] {
 			seen[k] = true
-			out = append(out, providers.Challenge{Order: id, Name: name, Record: rec})
+			out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, OrderNames: orderNames})
 		}
 	}
 	return out, nil
+}
+
+// orderNames returns the names the order's certificate covers, which the
+// engine checks every challenge against. They come from the order itself,
+// not from the challenge reply: the search gave the common name; when the
+// challenges name anything else, the SANs are read once from Get Order Info
+// (sanfield) and remembered.
+func (p *Provider) orderNames(ctx context.Context, o api.OrderSummary, chs []api.Challenge) ([]string, error) {
+	id, cn := string(o.OrderID), baseName(o.CommonName)
+	single := cn != ""
+	for _, c := range chs {
+		single = single && baseName(c.Name) == cn
+	}
+	if single {
+		return []string{cn}, nil
+	}
+	p.mu.Lock()
+	names, ok := p.names[id]
+	p.mu.Unlock()
+	if ok {
+		return names, nil
+	}
+	info, err := p.client.OrderInfo(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("order %s: order info: %w", id, err)
+	}
+	for _, n := range append([]string{info.CommonName, o.CommonName}, info.SANs...) {
+		if n = baseName(n); n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	p.mu.Lock()
+	p.names[id] = names
+	p.mu.Unlock()
+	return names, nil
 }
 
 // Submit asks WebNIC for a DCV status check of the order now (GET

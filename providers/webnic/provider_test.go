@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"slices"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,11 +127,12 @@ func TestEndToEnd(t *testing.T) {
 	// Apex + wildcard share one record; www has its own.
 	o := ord(wild)
 	c := ofOrder(chs, wild)
+	names := []string{"example.com", "www.example.com"}
 	want := []providers.Challenge{
-		{Order: strconv.Itoa(wild), Name: "example.com", Record: dnspublish.Record{FQDN: strings.ToLower(o.Names[0].Host) + ".", Type: dnspublish.TXT, Value: o.Names[0].Value}},
-		{Order: strconv.Itoa(wild), Name: "www.example.com", Record: dnspublish.Record{FQDN: strings.ToLower(o.Names[2].Host) + ".", Type: dnspublish.TXT, Value: o.Names[2].Value}},
+		{Order: strconv.Itoa(wild), Name: "example.com", Record: dnspublish.Record{FQDN: strings.ToLower(o.Names[0].Host) + ".", Type: dnspublish.TXT, Value: o.Names[0].Value}, OrderNames: names},
+		{Order: strconv.Itoa(wild), Name: "www.example.com", Record: dnspublish.Record{FQDN: strings.ToLower(o.Names[2].Host) + ".", Type: dnspublish.TXT, Value: o.Names[2].Value}, OrderNames: names},
 	}
-	if !slices.Equal(c, want) {
+	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("apex+wildcard+www:\n got %+v\nwant %+v", c, want)
 	}
 	// CNAME: the value becomes a fully qualified target, uniqueValue kept.

@@ -199,11 +199,14 @@ func (o *order) challenge(n *name) map[string]any {
 // plus san[] (absent on single-name orders).
 func (o *order) authData() map[string]any {
 	d := map[string]any{"commonName": o.challenge(o.names[0])}
-	if len(o.names) > 1 {
-		var san []map[string]any
-		for _, n := range o.names[1:] {
-			san = append(san, o.challenge(n))
-		}
+	var san []map[string]any
+	for _, n := range o.names[1:] {
+		san = append(san, o.challenge(n))
+	}
+	if o.foreign != nil {
+		san = append(san, o.challenge(o.foreign))
+	}
+	if len(san) > 0 {
 		d["san"] = san
 	}
 	return d

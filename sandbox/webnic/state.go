@@ -63,6 +63,9 @@ type OrderSpec struct {
 	// Host, when set, replaces the challenge host of the common name
 	// (hostile data: a host outside the order's names).
 	Host string `toml:"host" json:"host"`
+	// Foreign, when set, is a name the order does not cover that the auth
+	// replies list anyway, with a challenge of its own (hostile data).
+	Foreign string `toml:"foreign" json:"foreign"`
 }
 
 // OrderState is a snapshot of one order for tests.
@@ -103,6 +106,7 @@ type order struct {
 	names       []*name // names[0] is the common name
 	md5, sha    string  // upper-case hex of the CSR DER
 	unique      string
+	foreign     *name // listed in auth replies only
 	product     string
 	approver    string
 	emailsSent  int
@@ -196,6 +200,10 @@ func (s *Server) AddOrder(spec OrderSpec) int {
 			nm.host = spec.Host
 		}
 		o.names = append(o.names, nm)
+	}
+	if spec.Foreign != "" {
+		f := strings.ToLower(spec.Foreign)
+		o.foreign = &name{name: f, host: "_" + o.md5 + "." + baseName(f)}
 	}
 	o.approver = "admin@" + baseName(names[0])
 	s.orders[o.id] = o
