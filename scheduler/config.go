@@ -78,6 +78,9 @@ type Config struct {
 	// OnChange, if set, is called after every saved state change (for a live
 	// progress line), one call at a time. It must not block.
 	OnChange func(store.Challenge)
+	// Observer, if set, is told about every side effect and state change
+	// (audit trail, metrics; see observe.go).
+	Observer Observer
 }
 
 func (c *Config) defaults() error {

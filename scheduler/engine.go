@@ -96,7 +96,7 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 	if err := a.limit.Wait(ctx); err != nil {
 		return 0, nil, fmt.Errorf("%s: discover: %w", a.name, err)
 	}
-	chs, err := a.Provider.Discover(ctx)
+	chs, err := a.Provider.Discover(WithAccount(ctx, a.name))
 	if err != nil {
 		e.log.Error("discovery failed", "account", a.name, "err", err)
 		return 0, nil, fmt.Errorf("%s: discover: %w", a.name, err)

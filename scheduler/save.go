@@ -99,6 +99,9 @@ func (e *Engine) logChanges(rows []*store.Challenge, prev []snap) {
 				e.log.Log(context.Background(), level, "challenge", attrs...)
 			}
 		}
+		if o := e.cfg.Observer; o != nil && (p.state != c.State || p.dns != c.DNS) {
+			o.Changed(c, p.state, p.dns)
+		}
 		if e.cfg.OnChange != nil {
 			e.changeMu.Lock()
 			e.cfg.OnChange(*c)

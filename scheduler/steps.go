@@ -9,6 +9,7 @@ import (
 	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/verify"
 )
 
 // Each step takes rows in one state, performs one batched side effect and
@@ -76,10 +77,18 @@ func (e *Engine) write(ctx context.Context, b *backend, zone string, rows []*sto
 		return dnspublish.Result{}, err
 	}
 	recs := uniqueRecords(rows)
+	start := time.Now()
+	var res dnspublish.Result
+	var err error
 	if add {
-		return b.pub.Add(ctx, zone, recs)
+		res, err = b.pub.Add(ctx, zone, recs)
+	} else {
+		_, err = b.pub.Remove(ctx, zone, recs)
 	}
-	return b.pub.Remove(ctx, zone, recs)
+	if o := e.cfg.Observer; o != nil {
+		o.DNSWrite(ctx, DNSWrite{Backend: b.pub.Name(), Zone: zone, Remove: !add, Rows: rows, Records: recs, Serial: res.Serial, Err: err, Took: time.Since(start)})
+	}
+	return res, err
 }
 
 // verify waits until every authoritative server serves the records of
@@ -111,6 +120,13 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 	verdicts, err := e.vf.verifyAll(ctx, rows)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
+	}
+	if o := e.cfg.Observer; o != nil && verdicts != nil {
+		reports := make([]*verify.Report, len(verdicts))
+		for i, v := range verdicts {
+			reports[i] = v.report
+		}
+		o.Verified(ctx, rows, reports)
 	}
 	now := time.Now()
 	var out batch
@@ -155,11 +171,16 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 			err  error
 			verb = "submit"
 		)
+		start := time.Now()
+		actx := WithAccount(ctx, a.name)
 		if poll {
 			verb = "poll"
-			outs, err = a.Provider.Poll(ctx, order, challenges(rows))
+			outs, err = a.Provider.Poll(actx, order, challenges(rows))
 		} else {
-			outs, err = a.Provider.Submit(ctx, order, challenges(rows))
+			outs, err = a.Provider.Submit(actx, order, challenges(rows))
+		}
+		if o := e.cfg.Observer; o != nil && ctx.Err() == nil {
+			o.CACall(ctx, CACall{Account: a.name, Order: order, Poll: poll, Rows: rows, Outcomes: outs, Err: err, Took: time.Since(start)})
 		}
 		if err != nil && ctx.Err() != nil {
 			stop = ctx.Err()

@@ -16,6 +16,7 @@ type verifier interface {
 type verdict struct {
 	visible bool
 	detail  string // one line: why not (or how) visible
+	report  *verify.Report
 }
 
 type checkerVerifier struct{ c *verify.Checker }
@@ -38,7 +39,7 @@ func (v checkerVerifier) verifyAll(ctx context.Context, rows []*store.Challenge)
 			}
 			continue
 		}
-		out[i] = verdict{visible: r.Visible, detail: r.Summary()}
+		out[i] = verdict{visible: r.Visible, detail: r.Summary(), report: r}
 	}
 	return out, nil
 }

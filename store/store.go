@@ -170,6 +170,7 @@ type Store interface {
 	Unlock(ctx context.Context, name, owner string) error
 
 	dnspublish.RecordStore
+	Auditor // store/audit.go
 
 	Close() error
 }

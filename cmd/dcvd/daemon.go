@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dcvd/dcvd/internal/app"
+	"github.com/dcvd/dcvd/internal/observe"
 	"github.com/dcvd/dcvd/internal/web"
 )
 
@@ -33,7 +34,7 @@ Under systemd (Type=notify) it reports READY, a STATUS line and WATCHDOG pings.`
 }
 
 func runDaemon(ctx context.Context, configPath string) error {
-	a, err := app.Open(ctx, configPath, app.Options{})
+	a, err := app.Open(ctx, configPath, app.Options{Actor: "daemon"})
 	if err != nil {
 		return err
 	}
@@ -69,6 +70,7 @@ func runDaemon(ctx context.Context, configPath string) error {
 	defer daemon.SdNotify(false, daemon.SdNotifyStopping)
 	go watchdog(ctx, a)
 	go sweepHookLeftovers(ctx, a)
+	go observe.Prune(ctx, a.Store, a.Config.Daemon.AuditRetention.D(), time.Hour, log)
 	log.Info("dcvd started", "version", versionString(), "accounts", len(a.Providers), "backends", len(a.Publishers))
 	err = a.Engine.Run(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {

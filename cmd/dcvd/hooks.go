@@ -12,7 +12,7 @@ import (
 // addHookCommands adds `dcvd hook ...` and `dcvd cleanup`.
 func addHookCommands(root *cobra.Command, g *globals) {
 	open := func(ctx context.Context) (*app.App, error) {
-		return app.Open(ctx, g.configPath, app.Options{MinLogLevel: "warn"})
+		return app.Open(ctx, g.configPath, app.Options{MinLogLevel: "warn", Actor: "hook"})
 	}
 	root.AddCommand(hook.Command(open), hook.CleanupCommand(open))
 }

@@ -82,6 +82,7 @@ func newRoot() *cobra.Command {
 		newDaemonCmd(g),
 		newRunCmd(g),
 		newStatusCmd(g),
+		newAuditCmd(g),
 		newCheckCmd(g),
 		newConfigCmd(g),
 		newDemoCmd(),

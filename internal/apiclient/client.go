@@ -52,6 +52,7 @@ type Config struct {
 	Decode    ErrorDecoder
 	UserAgent string // default "dcvd/<version>"
 	Logger    *slog.Logger
+	Observer  Observer // nil: the default (SetDefaultObserver), if any; see observe.go
 }
 
 // Client calls one API with one credential. Safe for concurrent use.
@@ -191,6 +192,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		}
 		start := time.Now()
 		status, hdr, body, sendErr := c.send(req)
+		c.observe(ctx, &r, status, attempt+1, time.Since(start), hdr.Get("Retry-After"), sendErr)
 		c.log.Debug("api request", "service", c.cfg.Service, "method", r.Method, "path", r.Path,
 			"status", status, "attempt", attempt+1, "duration", time.Since(start).Round(time.Millisecond))
 

@@ -14,7 +14,9 @@ import (
 	"strings"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/internal/apiclient"
 	"github.com/dcvd/dcvd/internal/config"
+	"github.com/dcvd/dcvd/internal/observe"
 	"github.com/dcvd/dcvd/internal/registry"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/scheduler"
@@ -33,6 +35,11 @@ type App struct {
 	Providers  []providers.Provider
 	Engine     *scheduler.Engine
 	Logger     *slog.Logger
+	// Metrics holds the Prometheus collectors (/metrics); the engine's
+	// observer and every apiclient exchange feed them.
+	Metrics *observe.Metrics
+	// Actor is who this process writes the audit trail as.
+	Actor string
 }
 
 // Options adjusts Open.
@@ -45,6 +52,9 @@ type Options struct {
 	// ("warn" for hooks and the live progress line, whose callers show
 	// their own output); "debug" in the config is always kept.
 	MinLogLevel string
+	// Actor names this process in the audit trail: "daemon", "run"
+	// (default) or "hook".
+	Actor string
 }
 
 // LoadConfig reads the config at path ("" → $DCVD_CONFIG → the default)
@@ -106,6 +116,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		a.Providers = append(a.Providers, p)
 		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: providers.AccountLimits(ca.Spec, p), Labels: ca.Spec.Labels})
 	}
+	a.Actor = opts.Actor
+	if a.Actor == "" {
+		a.Actor = "run"
+	}
+	a.Metrics = observe.NewMetrics(st, apiclient.Version())
+	apiclient.SetDefaultObserver(a.Metrics.Exchange)
 	a.Engine, err = scheduler.New(scheduler.Config{
 		Store:    st,
 		Router:   a.Router,
@@ -114,6 +130,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		Workers:  cfg.Daemon.Workers,
 		Logger:   a.Logger,
 		OnChange: opts.OnChange,
+		Observer: observe.NewRecorder(st, a.Actor, a.Metrics, a.Logger),
 	})
 	if err != nil {
 		return nil, err

@@ -48,6 +48,10 @@ type Daemon struct {
 	HookMaxAge Duration `toml:"hook_max_age"` // default 6h
 	// HTTPReq enables lego's httpreq provider on Listen.
 	HTTPReq HTTPReq `toml:"httpreq"`
+	// AuditRetention: audit entries older than this are pruned (default 90 days).
+	AuditRetention Duration `toml:"audit_retention"`
+	Web            Web      `toml:"web"`     // the status page (ops.go)
+	AcmeDNS        AcmeDNS  `toml:"acmedns"` // the acme-dns API (ops.go)
 }
 
 // HTTPReq is [daemon.httpreq]: basic-auth credentials for lego's httpreq
@@ -134,6 +138,7 @@ func (d *Daemon) defaults() {
 	if d.HookMaxAge == 0 {
 		d.HookMaxAge = Duration(6 * time.Hour)
 	}
+	d.opsDefaults()
 }
 
 func (p *Propagation) defaults() {

@@ -168,6 +168,9 @@ func (c *Config) validate() error {
 	if c.Daemon.Workers < 1 {
 		return fail(0, "daemon.workers must be at least 1")
 	}
+	if err := c.validateOps(); err != nil {
+		return err
+	}
 	p := c.Propagation
 	switch p.Mode {
 	case "authoritative", "wait":

@@ -59,6 +59,30 @@ var migrations = []string{
 		owner TEXT    NOT NULL,
 		until INTEGER NOT NULL
 	) WITHOUT ROWID;`,
+	// 3: the audit trail (store/audit.go).
+	`CREATE TABLE audit (
+		id        INTEGER PRIMARY KEY AUTOINCREMENT,
+		at        INTEGER NOT NULL,
+		kind      TEXT    NOT NULL,
+		actor     TEXT    NOT NULL DEFAULT '',
+		challenge INTEGER NOT NULL DEFAULT 0,
+		account   TEXT    NOT NULL DEFAULT '',
+		order_id  TEXT    NOT NULL DEFAULT '',
+		name      TEXT    NOT NULL DEFAULT '',
+		type      TEXT    NOT NULL DEFAULT '',
+		value     TEXT    NOT NULL DEFAULT '',
+		backend   TEXT    NOT NULL DEFAULT '',
+		zone      TEXT    NOT NULL DEFAULT '',
+		serial    INTEGER NOT NULL DEFAULT 0,
+		result    TEXT    NOT NULL DEFAULT '',
+		detail    TEXT    NOT NULL DEFAULT '',
+		took      INTEGER NOT NULL DEFAULT 0,
+		evidence  TEXT    NOT NULL DEFAULT ''
+	);
+	CREATE INDEX audit_at ON audit(at);
+	CREATE INDEX audit_name ON audit(name);
+	CREATE INDEX audit_challenge ON audit(challenge, kind);
+	CREATE INDEX audit_backend ON audit(backend, kind);`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction.

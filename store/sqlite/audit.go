@@ -1,0 +1,131 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dcvd/dcvd/store"
+)
+
+// AppendAudit adds entries in one transaction.
+func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	now := time.Now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, kind, actor, challenge, account, order_id, name, type, value,
+			backend, zone, serial, result, detail, took, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i := range entries {
+			e := &entries[i]
+			if e.Time.IsZero() {
+				e.Time = now
+			}
+			ev, err := store.EncodeEvidence(e.Evidence)
+			if err != nil {
+				return err
+			}
+			res, err := st.ExecContext(ctx, e.Time.UnixNano(), e.Kind, e.Actor, e.Challenge, e.Account, e.Order,
+				strings.TrimSuffix(e.Name, "."), e.Type, e.Value, e.Backend, e.Zone, int64(e.Serial), e.Result, e.Detail, int64(e.Took), ev)
+			if err != nil {
+				return err
+			}
+			if e.ID, err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: append %d audit entries: %w", len(entries), err)
+	}
+	return nil
+}
+
+// Audit returns matching entries, newest first.
+func (s *Store) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	var where []string
+	var args []any
+	if !f.Since.IsZero() {
+		where = append(where, "at >= ?")
+		args = append(args, f.Since.UnixNano())
+	}
+	if f.Name != "" {
+		where = append(where, "name = ? COLLATE NOCASE")
+		args = append(args, strings.TrimSuffix(f.Name, "."))
+	}
+	if f.Challenge != 0 {
+		where = append(where, "challenge = ?")
+		args = append(args, f.Challenge)
+	}
+	if f.Backend != "" {
+		where = append(where, "backend = ?")
+		args = append(args, f.Backend)
+	}
+	if len(f.Kinds) > 0 {
+		where = append(where, "kind IN (?"+strings.Repeat(", ?", len(f.Kinds)-1)+")")
+		for _, k := range f.Kinds {
+			args = append(args, k)
+		}
+	}
+	q := `SELECT id, at, kind, actor, challenge, account, order_id, name, type, value, backend, zone, serial,
+		result, detail, took, evidence FROM audit`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read audit: %w", err)
+	}
+	defer rows.Close()
+	var out []store.AuditEntry
+	for rows.Next() {
+		var e store.AuditEntry
+		var at, serial, took int64
+		var ev string
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.Challenge, &e.Account, &e.Order, &e.Name, &e.Type, &e.Value,
+			&e.Backend, &e.Zone, &serial, &e.Result, &e.Detail, &took, &ev); err != nil {
+			return nil, fmt.Errorf("sqlite: read audit: %w", err)
+		}
+		e.Time, e.Serial, e.Took = time.Unix(0, at), uint32(serial), time.Duration(took)
+		if ev != "" {
+			if err := json.Unmarshal([]byte(ev), &e.Evidence); err != nil {
+				return nil, fmt.Errorf("sqlite: audit row %d: evidence: %w", e.ID, err)
+			}
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: read audit: %w", err)
+	}
+	return out, nil
+}
+
+// PruneAudit deletes entries older than before.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE at < ?`, before.UnixNano())
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prune audit: %w", err)
+	}
+	return n, nil
+}
