@@ -22,7 +22,8 @@
 //   - migrations: a fresh state is at the newest schema version and a
 //     reopened one keeps its rows;
 //   - concurrent writers on several handles lose nothing;
-//   - the embedded DNS server's records (dnspublish.RecordStore).
+//   - the embedded DNS server's records (dnspublish.RecordStore);
+//   - the audit trail (store.Auditor).
 //
 // Usage, from an implementation's _test.go:
 //
@@ -76,6 +77,7 @@ func Run(t *testing.T, h Harness) {
 		{"ClaimIsFencing", testFencing},
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Locks", testLocks},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h.Fresh(t)) })

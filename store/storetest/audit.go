@@ -1,17 +1,19 @@
-package sqlite
+package storetest
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/dcvd/dcvd/store"
 )
 
-func TestAuditAppendFilterPrune(t *testing.T) {
+// testAudit: the audit trail (store.Auditor) appends with IDs and times,
+// filters by time, name (case-insensitive, trailing dot ignored), challenge,
+// backend and kind, returns newest first with evidence intact, and prunes by age.
+func testAudit(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := open(t, filepath.Join(t.TempDir(), "state.db"))
+	s := open(t)
 	old := time.Now().Add(-100 * 24 * time.Hour)
 	entries := []store.AuditEntry{
 		{Time: old, Kind: store.AuditAdd, Actor: "run", Challenge: 1, Name: "_dnsauth.old.example.", Type: "TXT", Value: "v0", Backend: "b1", Result: "ok"},
