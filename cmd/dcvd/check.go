@@ -62,6 +62,11 @@ Exit codes: 0 visible, 1 not visible, 2 error (config, zone not found).`,
 			} else {
 				rep.WriteTable(out)
 			}
+			if err != nil {
+				// The check could not run (zone not found, CNAME loop):
+				// an error, not "not visible".
+				return &exitError{Code: exitConfig, Err: fmt.Errorf("check %s: %w", args[0], err)}
+			}
 			if !rep.Visible {
 				return &exitError{Code: exitFailed}
 			}

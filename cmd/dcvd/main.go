@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -57,6 +58,11 @@ func exitCode(err error) int {
 	if errors.As(err, &ce) {
 		return exitConfig
 	}
+	// cobra has no error type for an unknown (sub)command; its message is
+	// fixed ("unknown command %q for %q"). A usage error exits 2.
+	if strings.HasPrefix(err.Error(), "unknown command ") {
+		return exitConfig
+	}
 	return hook.ExitCode(err) // hook errors carry their documented code; others are 1
 }
 
@@ -91,7 +97,27 @@ func newRoot() *cobra.Command {
 	)
 	root.AddCommand(caCommands(g)...)
 	addHookCommands(root, g)
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// rejectUnknownSubcommands makes a command group (`dcvd config`, `dcvd
+// hook`, ...) refuse an unknown subcommand with the usage exit code; cobra
+// would print the group's help and exit 0. The group alone still prints
+// its help.
+func rejectUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if c.HasParent() && c.HasSubCommands() && !c.Runnable() {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return &exitError{Code: exitConfig, Err: fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+			}
+			return cmd.Help()
+		}
+	}
 }
 
 // usageArgs wraps cobra's argument validators so a wrong argument count

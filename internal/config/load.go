@@ -93,7 +93,7 @@ func Parse(path, text string, reg Registry) (*Config, error) {
 	var raw rawConfig
 	md, err := toml.Decode(text, &raw)
 	if err != nil {
-		return nil, decodeError(path, err)
+		return nil, redactSecret(decodeError(path, err), text)
 	}
 	cfg := &Config{Path: path, Daemon: raw.Daemon, Propagation: raw.Propagation}
 	lines := newLineIndex(text)
@@ -256,6 +256,29 @@ func (c *Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// secretKey matches key names whose values are (or may be) secrets.
+var secretKey = regexp.MustCompile(`(?i)(key|secret|password|passwd|token|credential|auth)`)
+
+// redactSecret replaces a syntax error on a line that sets a secret-like key
+// with a message that quotes nothing from the line: the TOML decoder echoes
+// the text it choked on (`api_key = BAREWORD` printed the bare word).
+func redactSecret(err error, text string) error {
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Line <= 0 {
+		return err
+	}
+	lines := strings.Split(text, "\n")
+	if ce.Line > len(lines) {
+		return err
+	}
+	k, _, ok := strings.Cut(lines[ce.Line-1], "=")
+	k = strings.TrimSpace(k)
+	if !ok || !secretKey.MatchString(k) {
+		return err
+	}
+	return &Error{File: ce.File, Line: ce.Line, Msg: fmt.Sprintf("%s: invalid value (not shown: it may be a secret); write a quoted string, e.g. %s = \"...\", or a file reference", k, k)}
 }
 
 func decodeError(path string, err error) error {

@@ -37,7 +37,8 @@ func Open(ctx context.Context, base providers.Base, o *Options) (*Provider, erro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("ca", base.Name)
+	// The caller's logger already names the account ("ca"): adding the
+	// attribute again would repeat the key in every JSON line.
 	opts := append([]ClientOption{WithLogger(log)}, s.clientOpts...)
 	return &Provider{
 		name:    base.Name,
