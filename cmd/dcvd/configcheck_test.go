@@ -16,6 +16,10 @@ func TestConfigExample(t *testing.T) {
 	for name, v := range map[string]string{"digicert": "sekrit-api-key", "webnic": "sekrit-webnic-password", "tsig": "c2VrcmV0LXRzaWctc2VjcmV0LXZhbHVlLTEyMzQ1Njc4OTA="} {
 		os.WriteFile(filepath.Join(creds, name), []byte(v), 0o600)
 	}
+	// DNS backends' credentials (dnspublish/*).
+	for name, v := range map[string]string{"pdns": "sekrit-pdns-key"} {
+		os.WriteFile(filepath.Join(creds, name), []byte(v), 0o600)
+	}
 	pw := filepath.Join(t.TempDir(), "httpreq.password")
 	os.WriteFile(pw, []byte("pw"), 0o600)
 	text := strings.Replace(readFile(t, "../../config.example.toml"), "/etc/dcvd/httpreq.password", pw, 1)

@@ -6,6 +6,7 @@ package registry
 import (
 	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/dnspublish/embedded"
+	"github.com/dcvd/dcvd/dnspublish/powerdns"
 	"github.com/dcvd/dcvd/dnspublish/rfc2136"
 	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/providers"
@@ -19,6 +20,7 @@ func Registry() config.Registry {
 		DNS: index(func(s dnspublish.Spec) string { return s.Type },
 			rfc2136.Spec(),
 			embedded.Spec(),
+			powerdns.Spec(),
 		),
 		CA: index(func(s providers.Spec) string { return s.Type },
 			digicert.Spec(),

@@ -1,0 +1,163 @@
+package dnspublish
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Checker is implemented by backends that can check their credentials and
+// zones with one read call. `dcvd config check --online` calls it; a
+// backend without it is reported as "not checkable".
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// Batch checks one Add or Remove call of an API backend named backend
+// ("powerdns \"pdns\"") configured for zones: zone must be one of them and
+// every record must lie in it; a name may not get both a TXT and a CNAME
+// in one call. It returns the records normalized, with ttl applied when the
+// record has none of its own, duplicates dropped. Errors wrap ErrNoZone when
+// a name or zone is outside the configuration.
+func Batch(backend string, zones []string, zone string, recs []Record, ttl uint32) (string, []Record, error) {
+	zone = dns.CanonicalName(zone)
+	found := false
+	for _, z := range zones {
+		found = found || z == zone
+	}
+	if !found {
+		return zone, nil, fmt.Errorf("%s: zone %s is not one of this backend's zones (%s): %w",
+			backend, strings.TrimSuffix(zone, "."), strings.Join(zones, ", "), ErrNoZone)
+	}
+	out := make([]Record, 0, len(recs))
+	seen := map[string]bool{}
+	types := map[string]Type{}
+	for _, r := range recs {
+		if ttl != 0 && r.TTL == 0 {
+			r.TTL = ttl
+		}
+		n, err := r.Normalize()
+		if err != nil {
+			return zone, nil, fmt.Errorf("%s: %w", backend, err)
+		}
+		if !dns.IsSubDomain(zone, n.FQDN) {
+			return zone, nil, fmt.Errorf("%s: record %s is outside zone %s: %w", backend, n.FQDN, zone, ErrNoZone)
+		}
+		if t, ok := types[n.FQDN]; ok && t != n.Type {
+			return zone, nil, fmt.Errorf("%s: %s: a name cannot hold both a CNAME and a TXT", backend, n.FQDN)
+		}
+		types[n.FQDN] = n.Type
+		if !seen[n.Key()] {
+			seen[n.Key()] = true
+			out = append(out, n)
+		}
+	}
+	return zone, out, nil
+}
+
+// NameState is what one owner name holds, as an API backend read it.
+type NameState struct {
+	CNAME string // target (canonical), when the name is a CNAME
+	TXT   bool   // holds TXT records
+	Other string // another type it holds ("A", "SOA"...), empty if none
+}
+
+// Conflict returns why r cannot be added at a name in state s, or nil: a
+// TXT never goes next to a CNAME, a CNAME only to a name that holds nothing
+// (or exactly this CNAME already). zone is the zone apex: a CNAME never
+// goes there.
+func (s NameState) Conflict(zone string, r Record) error {
+	name := strings.TrimSuffix(r.FQDN, ".")
+	switch {
+	case r.Type == TXT && s.CNAME != "":
+		return fmt.Errorf("%s is a CNAME to %s: a TXT cannot be added next to it; dcvd never replaces records it did not write", name, strings.TrimSuffix(s.CNAME, "."))
+	case r.Type == CNAME && r.FQDN == dns.CanonicalName(zone):
+		return fmt.Errorf("%s: a CNAME cannot be at the zone apex", name)
+	case r.Type == CNAME && s.CNAME != "" && s.CNAME != r.Value:
+		return fmt.Errorf("%s is already a CNAME to %s; dcvd never replaces records it did not write", name, strings.TrimSuffix(s.CNAME, "."))
+	case r.Type == CNAME && s.TXT:
+		return fmt.Errorf("%s already holds TXT records: a CNAME cannot be added next to them", name)
+	case r.Type == CNAME && s.Other != "":
+		return fmt.Errorf("%s already holds %s records: a CNAME cannot be added next to them", name, s.Other)
+	}
+	return nil
+}
+
+// ParseTXTContent reads TXT rdata in zone-file presentation form (what
+// PowerDNS and most APIs return: `"part1" "part2"`, escapes \" \\ \DDD,
+// or an unquoted word) and returns the value, the character-strings joined.
+func ParseTXTContent(s string) (string, error) {
+	var b strings.Builder
+	i := 0
+	for i < len(s) {
+		switch c := s[i]; {
+		case c == ' ' || c == '\t':
+			i++
+		case c == '"':
+			i++
+			closed := false
+			for i < len(s) && !closed {
+				switch s[i] {
+				case '"':
+					closed = true
+					i++
+				case '\\':
+					n, err := unescape(s, i, &b)
+					if err != nil {
+						return "", err
+					}
+					i = n
+				default:
+					b.WriteByte(s[i])
+					i++
+				}
+			}
+			if !closed {
+				return "", fmt.Errorf("TXT content %q: unterminated quote", s)
+			}
+		default:
+			for i < len(s) && s[i] != ' ' && s[i] != '\t' {
+				if s[i] == '\\' {
+					n, err := unescape(s, i, &b)
+					if err != nil {
+						return "", err
+					}
+					i = n
+					continue
+				}
+				b.WriteByte(s[i])
+				i++
+			}
+		}
+	}
+	return b.String(), nil
+}
+
+func unescape(s string, i int, b *strings.Builder) (int, error) {
+	if i+1 >= len(s) {
+		return 0, fmt.Errorf("TXT content %q: dangling backslash", s)
+	}
+	if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+		v := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
+		if v > 255 {
+			return 0, fmt.Errorf("TXT content %q: bad escape \\%s", s, s[i+1:i+4])
+		}
+		b.WriteByte(byte(v))
+		return i + 4, nil
+	}
+	b.WriteByte(s[i+1])
+	return i + 2, nil
+}
+
+// TXTContent renders value as TXT rdata in presentation form: quoted
+// character-strings of at most 255 octets, `"` and `\` escaped, bytes
+// outside printable ASCII as \DDD.
+func TXTContent(value string) string {
+	parts := TXTStrings(value)
+	for i, p := range parts {
+		parts[i] = `"` + p + `"`
+	}
+	return strings.Join(parts, " ")
+}
