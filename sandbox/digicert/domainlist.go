@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 // DomainSpec seeds one account domain (prevalidation, spec §2.8–§2.13).
@@ -101,7 +103,7 @@ func (s *Server) domainListJSON(d *domain, withValidation, isoExp bool) map[stri
 // filters[search]=&include_validation=&offset=&limit=
 func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	offset, limit, ok := pageParams(w, q)
+	offset, limit, ok := pageParams(w, r)
 	if !ok {
 		return
 	}
@@ -140,11 +142,11 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	items := []map[string]any{}
-	for i := offset; i < len(match) && i < offset+limit; i++ {
-		items = append(items, s.domainListJSON(match[i], withValidation, isoExp))
+	for _, d := range simkit.Page(match, offset, limit) {
+		items = append(items, s.domainListJSON(d, withValidation, isoExp))
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{
 		"domains": items,
 		"page":    map[string]int{"total": len(match), "limit": limit, "offset": offset},
 	})

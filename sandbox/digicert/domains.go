@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 // Domain endpoints (spec §2.9–§2.14).
@@ -77,7 +79,7 @@ func (s *Server) domainInfo(w http.ResponseWriter, r *http.Request) {
 	if q.Get("include_validation") == "true" {
 		out["validations"] = s.validationsJSON(d)
 	}
-	writeJSON(w, http.StatusOK, out)
+	simkit.WriteJSON(w, http.StatusOK, out)
 }
 
 // domainValidation: GET /domain/{id}/validation
@@ -85,7 +87,7 @@ func (s *Server) domainValidation(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d := s.lookupDomain(w, r); d != nil {
-		writeJSON(w, http.StatusOK, map[string]any{"validations": s.validationsJSON(d)})
+		simkit.WriteJSON(w, http.StatusOK, map[string]any{"validations": s.validationsJSON(d)})
 	}
 }
 
@@ -115,23 +117,23 @@ func (s *Server) domainMethod(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.DCVMethod == d.method {
-		writeJSON(w, http.StatusOK, map[string]any{})
+		simkit.WriteJSON(w, http.StatusOK, map[string]any{})
 		return
 	}
 	d.method = body.DCVMethod
 	if d.method == "email" {
 		if s.opts.Legacy {
-			writeJSON(w, http.StatusOK, map[string]any{})
+			simkit.WriteJSON(w, http.StatusOK, map[string]any{})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"validation_emails": map[string]any{
+		simkit.WriteJSON(w, http.StatusOK, map[string]any{"validation_emails": map[string]any{
 			"name_scope":  d.name,
 			"base_emails": []string{"admin@" + d.name, "administrator@" + d.name, "hostmaster@" + d.name, "postmaster@" + d.name, "webmaster@" + d.name},
 		}})
 		return
 	}
 	d.token, d.tokenExp = newToken(), s.now().Add(tokenLifetime)
-	writeJSON(w, http.StatusOK, map[string]any{"dcv_token": s.tokenJSON(d)})
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{"dcv_token": s.tokenJSON(d)})
 }
 
 // domainToken: POST /domain/{id}/dcv/token — mints a new token, which
@@ -152,7 +154,7 @@ func (s *Server) domainToken(w http.ResponseWriter, r *http.Request) {
 	if d.method == "http-token" {
 		out["http_token_url"] = "http://" + d.name + "/.well-known/pki-validation/fileauth.txt"
 	}
-	writeJSON(w, http.StatusOK, out)
+	simkit.WriteJSON(w, http.StatusOK, out)
 }
 
 // domainValidate: PUT /domain/{id}/dcv/validate-token — looks the domain
@@ -190,7 +192,7 @@ func (s *Server) domainValidate(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Legacy {
 		out["token"] = token
 	}
-	writeJSON(w, http.StatusOK, out)
+	simkit.WriteJSON(w, http.StatusOK, out)
 }
 
 // domainEmails: PUT /domain/{id}/dcv/emails → 204.

@@ -1,80 +1,31 @@
 package digicert
 
-import (
-	"net/http"
-	"strings"
-)
+import "github.com/dcvd/dcvd/sandbox/simkit"
 
-// Fault is an injected failure.
-type Fault int
+// Fault is an injected failure (sandbox/simkit); DigiCert's error bodies
+// come from this simulator.
+type Fault = simkit.Fault
 
+// The faults the DigiCert tests name.
 const (
-	// FaultServerError answers 500 with an error envelope.
-	FaultServerError Fault = iota + 1
+	// FaultServerError answers 500 internal_error.
+	FaultServerError = simkit.ServerError
 	// FaultServerErrorEmpty answers 500 with an empty body (no error list).
-	FaultServerErrorEmpty
-	// FaultMalformedJSON answers 200 with a truncated JSON body.
-	FaultMalformedJSON
+	FaultServerErrorEmpty = simkit.ServerErrorEmpty
+	// FaultMalformedJSON runs the call and cuts its JSON body in half.
+	FaultMalformedJSON = simkit.Truncated
 	// FaultMalformedError answers 502 with an HTML body (a proxy error page).
-	FaultMalformedError
+	FaultMalformedError = simkit.BadGateway
 	// FaultRateLimit answers 429 request_limit_exceeded.
-	FaultRateLimit
+	FaultRateLimit = simkit.RateLimit
 	// FaultNotFound answers 404 not_found|order, as for an order that was
 	// deleted or belongs to another account.
-	FaultNotFound
+	FaultNotFound = simkit.NotFound
 )
-
-type faultRule struct {
-	method string // "" = any
-	path   string // concrete path below Prefix, or a route pattern
-	fault  Fault
-	left   int
-}
 
 // Inject makes the next n requests matching method ("" = any) and path fail
 // with f. path is either a concrete path below Prefix
 // ("/order/certificate/100001/check-dcv"), a route pattern
 // ("/order/certificate/{id}/check-dcv"), or "*" for every request.
 // Faults apply after authentication and before rate limiting.
-func (s *Server) Inject(method, path string, f Fault, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &faultRule{method: method, path: path, fault: f, left: n})
-}
-
-// takeFault returns the first matching fault with requests left and counts
-// one down. Called with s.mu held.
-func (s *Server) takeFault(method, path, route string) *faultRule {
-	_, routePath, _ := strings.Cut(route, " ")
-	for _, f := range s.faults {
-		if f.left <= 0 || (f.method != "" && f.method != method) {
-			continue
-		}
-		if f.path == "*" || f.path == path || f.path == routePath {
-			f.left--
-			return f
-		}
-	}
-	return nil
-}
-
-func (f *faultRule) write(w http.ResponseWriter) {
-	switch f.fault {
-	case FaultServerError:
-		writeError(w, http.StatusInternalServerError, "internal_error", "An internal error occurred.")
-	case FaultServerErrorEmpty:
-		w.WriteHeader(http.StatusInternalServerError)
-	case FaultMalformedJSON:
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		w.Write([]byte(`{"orders": [{"id": 1, "status": "pend`))
-	case FaultMalformedError:
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusBadGateway)
-		w.Write([]byte("<html><body><h1>502 Bad Gateway</h1></body></html>"))
-	case FaultRateLimit:
-		writeError(w, http.StatusTooManyRequests, "request_limit_exceeded", "Service unavailable, please limit request volume.")
-	case FaultNotFound:
-		writeError(w, http.StatusNotFound, "not_found|order", "The requested order was not found.")
-	}
-}
+func (s *Server) Inject(method, path string, f Fault, n int) { s.faults.Inject(method, path, f, n) }

@@ -1,14 +1,13 @@
 package digicert
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 // Order endpoints (spec §2.1–§2.7).
@@ -52,7 +51,7 @@ func (s *Server) orderJSON(o *order) map[string]any {
 // listOrders: GET /order/certificate?filters[status]=&offset=&limit=
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	offset, limit, ok := pageParams(w, q)
+	offset, limit, ok := pageParams(w, r)
 	if !ok {
 		return
 	}
@@ -66,21 +65,14 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	items := []map[string]any{}
-	for i := offset; i < len(match) && i < offset+limit; i++ {
-		items = append(items, s.orderJSON(match[i]))
+	for _, o := range simkit.Page(match, offset, limit) {
+		items = append(items, s.orderJSON(o))
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{
 		"orders": items,
 		"page":   map[string]int{"total": len(match), "limit": limit, "offset": offset},
 	})
-}
-
-func atoiDefault(s string, def int) (int, error) {
-	if s == "" {
-		return def, nil
-	}
-	return strconv.Atoi(s)
 }
 
 // lookupOrder finds the order of the {id} path value or writes 404. Called
@@ -99,7 +91,7 @@ func (s *Server) orderInfo(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if o := s.lookupOrder(w, r); o != nil {
-		writeJSON(w, http.StatusOK, s.orderJSON(o))
+		simkit.WriteJSON(w, http.StatusOK, s.orderJSON(o))
 	}
 }
 
@@ -130,7 +122,7 @@ func (s *Server) orderValidation(w http.ResponseWriter, r *http.Request) {
 	if o.hostile != nil {
 		names = s.hostileValidations(o)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{
 		"order_id":             strconv.Itoa(o.id),
 		"order_status":         o.status,
 		"order_name_scope":     "fqdn",
@@ -173,20 +165,13 @@ func (s *Server) randomValue(w http.ResponseWriter, r *http.Request) {
 	if o.random == "" || !now.Before(o.randomExp) {
 		o.random, o.randomExp = newToken(), now.Add(tokenLifetime)
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"dcv_random_value": o.random, "expiration_date": o.randomExp.UTC().Format(isoTime)})
+	simkit.WriteJSON(w, http.StatusOK, map[string]string{"dcv_random_value": o.random, "expiration_date": o.randomExp.UTC().Format(isoTime)})
 }
 
 // readBody decodes an optional JSON body; a malformed one gets 400
 // bad_request_format. It reports whether the handler may go on.
 func readBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err == nil && strings.TrimSpace(string(b)) == "" {
-		return true
-	}
-	if err == nil {
-		err = json.Unmarshal(b, v)
-	}
-	if err != nil {
+	if err := simkit.ReadJSON(r, v); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request_format", "The request body is not valid JSON.")
 		return false
 	}
@@ -225,7 +210,7 @@ func (s *Server) orderMethod(w http.ResponseWriter, r *http.Request) {
 	if o.random == "" || !now.Before(o.randomExp) {
 		o.random, o.randomExp = newToken(), now.Add(tokenLifetime)
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"dcv_random_value": o.random, "expiration_date": o.randomExp.UTC().Format(isoTime)})
+	simkit.WriteJSON(w, http.StatusOK, map[string]string{"dcv_random_value": o.random, "expiration_date": o.randomExp.UTC().Format(isoTime)})
 }
 
 // checkDCV: PUT /order/certificate/{id}/check-dcv. Every pending name (or
@@ -314,7 +299,7 @@ func (s *Server) checkDCV(w http.ResponseWriter, r *http.Request) {
 	if !s.opts.Legacy {
 		resp["dns_name_validations"] = per
 	}
-	writeJSON(w, http.StatusOK, resp)
+	simkit.WriteJSON(w, http.StatusOK, resp)
 }
 
 // resendEmails: PUT /order/certificate/{id}/resend-emails → 204.
@@ -362,7 +347,7 @@ func (s *Server) userMe(w http.ResponseWriter, r *http.Request) {
 	if !write {
 		role = map[string]any{"id": 3, "name": "View Only"}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{
 		"id": 1001, "username": "sandbox", "account_id": 112233, "first_name": "Sandbox", "last_name": "User",
 		"email": "sandbox@example.invalid", "status": "active", "access_roles": []any{role},
 	})
@@ -372,10 +357,10 @@ func (s *Server) userMe(w http.ResponseWriter, r *http.Request) {
 // the maximum means the maximum, 1000 — UNVERIFIED, see the spec). It answers
 // 400 invalid_parameter itself and returns ok false when they are not
 // non-negative integers.
-func pageParams(w http.ResponseWriter, q url.Values) (offset, limit int, ok bool) {
-	offset, err1 := atoiDefault(q.Get("offset"), 0)
-	limit, err2 := atoiDefault(q.Get("limit"), 1000)
-	if err1 != nil || err2 != nil || offset < 0 || limit < 0 {
+func pageParams(w http.ResponseWriter, r *http.Request) (offset, limit int, ok bool) {
+	offset, err1 := simkit.IntParam(r, "offset", 0)
+	limit, err2 := simkit.IntParam(r, "limit", 1000)
+	if err1 != nil || err2 != nil {
 		writeError(w, http.StatusBadRequest, "invalid_parameter", "offset and limit must be non-negative integers.")
 		return 0, 0, false
 	}

@@ -1,12 +1,13 @@
 package digicert
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 // Prefix is the path the API is served under, as on www.digicert.com.
@@ -16,10 +17,7 @@ const Prefix = "/services/v2"
 const DefaultKey = "sandbox-key"
 
 // Limit is "at most N requests per Window" for one API key.
-type Limit struct {
-	N      int
-	Window time.Duration
-}
+type Limit = simkit.Limit
 
 // DefaultLimits are DigiCert's documented per-key limits.
 var DefaultLimits = []Limit{{N: 100, Window: 5 * time.Second}, {N: 1000, Window: 3 * time.Minute}}
@@ -57,33 +55,26 @@ type Options struct {
 
 // Server is the simulator. It is an http.Handler serving under Prefix.
 type Server struct {
-	opts     Options
-	keys     map[string]bool // key -> may write
-	mux      *http.ServeMux
-	dns      *resolver
-	log      *slog.Logger
-	now      func() time.Time
-	limits   []Limit
-	mu       sync.Mutex
-	st       state
-	faults   []*faultRule
-	counts   map[string]int // key + "\x00" + route
-	rejected map[string]int // 429 by key
-	seen     map[string][]time.Time
-	accepted map[string][]time.Time // every accepted request per key (for tests)
+	opts    Options
+	keys    map[string]bool // key -> may write
+	mux     *http.ServeMux
+	dns     *resolver
+	log     *slog.Logger
+	now     func() time.Time
+	windows *simkit.Windows
+	faults  simkit.Faults
+	counts  simkit.Counter
+	mu      sync.Mutex
+	st      state
 }
 
 // New returns a simulator.
 func New(opts Options) *Server {
 	s := &Server{
-		opts:     opts,
-		keys:     map[string]bool{},
-		log:      opts.Logger,
-		now:      opts.Now,
-		counts:   map[string]int{},
-		rejected: map[string]int{},
-		seen:     map[string][]time.Time{},
-		accepted: map[string][]time.Time{},
+		opts: opts,
+		keys: map[string]bool{},
+		log:  opts.Logger,
+		now:  opts.Now,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -100,12 +91,14 @@ func New(opts Options) *Server {
 	if len(s.keys) == 0 {
 		s.keys[DefaultKey] = true
 	}
+	var limits []Limit
 	if !opts.NoLimits {
-		s.limits = opts.Limits
-		if s.limits == nil {
-			s.limits = DefaultLimits
+		limits = opts.Limits
+		if limits == nil {
+			limits = DefaultLimits
 		}
 	}
+	s.windows = simkit.NewWindows(limits, s.now)
 	timeout := opts.DNSTimeout
 	if timeout <= 0 {
 		timeout = 2 * time.Second
@@ -147,106 +140,67 @@ func (s *Server) routes() {
 	s.mux = m
 }
 
-// ServeHTTP authenticates, rate-limits, applies injected faults and
+// ServeHTTP authenticates, applies injected faults, rate-limits and
 // dispatches the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, pattern := s.mux.Handler(r)
-	route := routeName(pattern)
+	route := simkit.Route(s.mux, r, Prefix)
 	key := r.Header.Get("X-DC-DEVKEY")
 	s.log.Debug("digicert sandbox request", "method", r.Method, "path", r.URL.Path, "route", route)
 
+	s.counts.Add(key, route)
 	s.mu.Lock()
 	write, known := s.keys[key]
-	s.counts[key+"\x00"+route]++
-	if !known {
-		s.mu.Unlock()
-		writeError(w, http.StatusUnauthorized, "access_denied|invalid_api_key", "The API key provided is not valid.")
-		return
-	}
-	if f := s.takeFault(r.Method, strings.TrimPrefix(r.URL.Path, Prefix), route); f != nil {
-		s.mu.Unlock()
-		f.write(w)
-		return
-	}
-	if !s.allow(key) {
-		s.rejected[key]++
-		s.mu.Unlock()
-		writeError(w, http.StatusTooManyRequests, "request_limit_exceeded", "Service unavailable, please limit request volume.")
-		return
-	}
 	s.mu.Unlock()
+	if !known {
+		writeStatus(w, http.StatusUnauthorized)
+		return
+	}
+	if f, ok := s.faults.Take(r.Method, strings.TrimPrefix(r.URL.Path, Prefix), route); ok {
+		f.Serve(w, r, s.mux, writeStatus)
+		return
+	}
+	if ok, _ := s.windows.Allow(key); !ok {
+		writeStatus(w, http.StatusTooManyRequests)
+		return
+	}
 	if !write && (r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodDelete) {
-		writeError(w, http.StatusForbidden, "access_denied|missing_permission", "You do not have permission to perform this action.")
+		writeStatus(w, http.StatusForbidden)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
 }
 
-// routeName turns a mux pattern into the route name used by counters and
-// faults: "PUT /order/certificate/{id}/check-dcv".
-func routeName(pattern string) string {
-	if pattern == "/" || pattern == "" {
-		return "unknown"
-	}
-	method, path, ok := strings.Cut(pattern, " ")
-	if !ok {
-		return pattern
-	}
-	return method + " " + strings.TrimPrefix(path, Prefix)
-}
-
 // Requests returns how many requests key made to route ("PUT
 // /order/certificate/{id}/check-dcv"; "" = every route), including rejected
 // ones.
-func (s *Server) Requests(key, route string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if route != "" {
-		return s.counts[key+"\x00"+route]
-	}
-	n := 0
-	for k, c := range s.counts {
-		if strings.HasPrefix(k, key+"\x00") {
-			n += c
-		}
-	}
-	return n
-}
+func (s *Server) Requests(key, route string) int { return s.counts.N(key, route) }
 
 // Rejected returns how many requests of key got 429.
-func (s *Server) Rejected(key string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rejected[key]
-}
+func (s *Server) Rejected(key string) int { return s.windows.Rejected(key) }
 
 // MaxInWindow returns the largest number of accepted requests of key that
 // fell within any window of length w (to prove a client stayed under a
 // limit).
-func (s *Server) MaxInWindow(key string, w time.Duration) int {
-	s.mu.Lock()
-	ts := append([]time.Time(nil), s.accepted[key]...)
-	s.mu.Unlock()
-	best, j := 0, 0
-	for i := range ts {
-		for ts[i].Sub(ts[j]) >= w {
-			j++
-		}
-		if n := i - j + 1; n > best {
-			best = n
-		}
-	}
-	return best
-}
+func (s *Server) MaxInWindow(key string, w time.Duration) int { return s.windows.MaxIn(key, w) }
 
-// writeJSON writes v with status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+// writeStatus writes DigiCert's error for a refused request of status (the
+// simkit.ErrorWriter of this simulator).
+func writeStatus(w http.ResponseWriter, status int) {
+	switch status {
+	case http.StatusUnauthorized:
+		writeError(w, status, "access_denied|invalid_api_key", "The API key provided is not valid.")
+	case http.StatusForbidden:
+		writeError(w, status, "access_denied|missing_permission", "You do not have permission to perform this action.")
+	case http.StatusNotFound:
+		writeError(w, status, "not_found|order", "The requested order was not found.")
+	case http.StatusTooManyRequests:
+		writeError(w, status, "request_limit_exceeded", "Service unavailable, please limit request volume.")
+	default:
+		writeError(w, status, "internal_error", "An internal error occurred.")
+	}
 }
 
 // writeError writes DigiCert's error envelope with one entry.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+	simkit.WriteJSON(w, status, map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
 }
