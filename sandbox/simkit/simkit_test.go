@@ -67,7 +67,9 @@ func TestFaults(t *testing.T) {
 		ran++
 		WriteJSON(w, http.StatusOK, map[string]any{"orders": []int{1, 2, 3}, "page": "x"})
 	})
-	errw := func(w http.ResponseWriter, status int) { WriteJSON(w, status, map[string]string{"error": http.StatusText(status)}) }
+	errw := func(w http.ResponseWriter, status int) {
+		WriteJSON(w, status, map[string]string{"error": http.StatusText(status)})
+	}
 	for _, f := range AllFaults {
 		rec := httptest.NewRecorder()
 		f.Serve(rec, httptest.NewRequest("GET", "/x", nil), next, errw)
