@@ -1,0 +1,316 @@
+package certinext
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Prefix is the path every v2 resource is served under. The token endpoint
+// is at /oauth/token, outside it.
+const Prefix = "/api/certinext/v2"
+
+// Default credentials accepted when Options.Accounts is empty.
+const (
+	DefaultAccount = "100200300"
+	DefaultSecret  = "sandbox-secret"
+)
+
+// DefaultLabel is the owner-name label the simulator checks when it does
+// not name the host in a DCV body.
+const DefaultLabel = "_emudhra-challenge"
+
+// Limit is "at most N requests per Window" per account.
+type Limit struct {
+	N      int
+	Window time.Duration
+}
+
+// DomainShape selects the key names of GET /domains/{id}/dcv (spec §5.2).
+type DomainShape int
+
+const (
+	// DomainTokenHost: {"method","token","tokenExpiry","host":"<label>"} (a bare label).
+	DomainTokenHost DomainShape = iota
+	// DomainTxtTokenDNSHost: {"method","txtToken","tokenExpiry","dnsHost":"<label>.<domain>"}.
+	DomainTxtTokenDNSHost
+	// DomainDNSContents: {"method","dnsContents","tokenExpiry"}, no host.
+	DomainDNSContents
+	// DomainNoHost: {"method","token","tokenExpiry"}, no host (the client's txt_label decides).
+	DomainNoHost
+)
+
+// OrderShape selects the body of GET /ssl-certificates/{id}/dcv (spec §5.3).
+type OrderShape int
+
+const (
+	// OrderFlat: {"token","tokenExpiryDate"}, no host.
+	OrderFlat OrderShape = iota
+	// OrderChallenges: {"challenges":[{"domain","method","txtToken","dnsHost"}]}.
+	OrderChallenges
+	// OrderList: a bare array [{"domain","method","token","host"}].
+	OrderList
+)
+
+// Options configures a simulator. The zero value is usable.
+type Options struct {
+	// Accounts maps account numbers (OAuth client_id) to client secrets.
+	// Empty: DefaultAccount with DefaultSecret.
+	Accounts map[string]string
+	// AccessTTL is the access-token lifetime (default 1h); RefreshTTL the
+	// refresh-token lifetime (default 24h). Every refresh rotates the
+	// refresh token: the old one is refused afterwards.
+	AccessTTL, RefreshTTL time.Duration
+	// NoRefreshTokens leaves refresh_token out of token responses (the spec
+	// treats it as optional).
+	NoRefreshTokens bool
+	// DNSServers are the "host:port" perspectives a verify asks; all must
+	// serve the value. Empty: nothing is ever found.
+	DNSServers []string
+	// DNSTimeout bounds one DNS query (default 2s).
+	DNSTimeout time.Duration
+	// Label is the owner label checked when the DCV body names no host:
+	// "" = DefaultLabel, "@" = the domain itself.
+	Label string
+	// DomainShape and OrderShape pick the DCV body shapes.
+	DomainShape DomainShape
+	OrderShape  OrderShape
+	// BareLists makes list endpoints answer a bare array.
+	BareLists bool
+	// TokenTTL is how long a DCV token stays valid (default 30 days).
+	TokenTTL time.Duration
+	// Limits are enforced per account (sliding windows; 429 with
+	// Retry-After). Nil: no limits.
+	Limits []Limit
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger gets one debug line per request (never a token or secret).
+	Logger *slog.Logger
+}
+
+// Server is the simulator, an http.Handler.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	now    func() time.Time
+	label  string
+	mux    *http.ServeMux
+	mu     sync.Mutex
+	st     state
+	auth   tokens
+	faults []*faultRule
+	calls  map[string]int         // route -> requests
+	seen   map[string][]time.Time // account -> accepted request times
+	denied int                    // 429 answered by the limiter
+}
+
+// New returns a simulator.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, label: opts.Label,
+		calls: map[string]int{}, seen: map[string][]time.Time{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.label == "" {
+		s.label = DefaultLabel
+	}
+	if len(s.opts.Accounts) == 0 {
+		s.opts.Accounts = map[string]string{DefaultAccount: DefaultSecret}
+	}
+	if s.opts.AccessTTL <= 0 {
+		s.opts.AccessTTL = time.Hour
+	}
+	if s.opts.RefreshTTL <= 0 {
+		s.opts.RefreshTTL = 24 * time.Hour
+	}
+	if s.opts.TokenTTL <= 0 {
+		s.opts.TokenTTL = 30 * 24 * time.Hour
+	}
+	if s.opts.DNSTimeout <= 0 {
+		s.opts.DNSTimeout = 2 * time.Second
+	}
+	s.auth = newTokens()
+	s.st = newState()
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /oauth/token", s.token)
+	api := func(pattern string, f func(w http.ResponseWriter, r *http.Request, acct string)) {
+		method, path, _ := strings.Cut(pattern, " ")
+		m.HandleFunc(method+" "+Prefix+path, s.authed(f))
+	}
+	api("GET /auth/me", s.me)
+	api("GET /domains", s.listDomains)
+	api("POST /domains", s.addDomain)
+	api("GET /domains/{id}", s.viewDomain)
+	api("GET /domains/{id}/dcv", s.domainDCV)
+	api("PATCH /domains/{id}/dcv/method", s.domainMethod)
+	api("POST /domains/{id}/dcv/verify", s.domainVerify)
+	api("POST /domains/{id}/deactivate", s.deactivate)
+	api("GET /domains/{id}/dcv/attempts", s.attempts)
+	api("GET /domains/{id}/dcv/attempts/last", s.lastAttempt)
+	api("GET /reports/orders", s.listOrders)
+	api("GET /ssl-certificates/{id}", s.viewOrder)
+	api("GET /ssl-certificates/{id}/dcv", s.orderDCV)
+	api("POST /ssl-certificates/{id}/dcv/verify", s.orderVerify)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem(w, http.StatusNotFound, "Not Found", "no such resource: "+r.Method+" "+r.URL.Path, nil)
+	})
+	s.mux = m
+}
+
+// ServeHTTP counts the request, applies injected faults and dispatches.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, pattern := s.mux.Handler(r)
+	route := strings.Replace(pattern, Prefix, "", 1)
+	s.log.Debug("certinext sandbox request", "method", r.Method, "path", r.URL.Path)
+	s.mu.Lock()
+	s.calls[route]++
+	f := s.takeFault(r.Method, strings.TrimPrefix(r.URL.Path, Prefix), route)
+	s.mu.Unlock()
+	if f != nil && f.fault != FaultTruncate {
+		f.write(w)
+		return
+	}
+	if f != nil {
+		tw := &truncWriter{h: w.Header()}
+		s.mux.ServeHTTP(tw, r)
+		tw.flush(w)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// authed checks the bearer token and the account's rate limits before f.
+func (s *Server) authed(f func(w http.ResponseWriter, r *http.Request, acct string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		s.mu.Lock()
+		acct, valid := s.auth.access(tok, s.now())
+		if !ok || !valid {
+			s.mu.Unlock()
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			problem(w, http.StatusUnauthorized, "Unauthorized", "access token missing, expired or revoked", nil)
+			return
+		}
+		if wait := s.admit(acct); wait > 0 {
+			s.denied++
+			s.mu.Unlock()
+			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+			problem(w, http.StatusTooManyRequests, "Too Many Requests", "rate limit exceeded", nil)
+			return
+		}
+		s.mu.Unlock()
+		f(w, r, acct)
+	}
+}
+
+// admit applies the account's sliding windows; it returns 0 when the
+// request is accepted (and counts it), else how long until it would be.
+// Called with s.mu held.
+func (s *Server) admit(acct string) time.Duration {
+	now := s.now()
+	ts := s.seen[acct]
+	var wait time.Duration
+	for _, l := range s.opts.Limits {
+		in := 0
+		for i := len(ts) - 1; i >= 0 && now.Sub(ts[i]) < l.Window; i-- {
+			in++
+		}
+		if in >= l.N {
+			// The oldest call inside the window leaves it at ts[len-in]+Window.
+			if d := ts[len(ts)-in].Add(l.Window).Sub(now); d > wait {
+				wait = d
+			}
+		}
+	}
+	if wait > 0 {
+		return wait
+	}
+	if len(ts) > 100000 {
+		ts = append([]time.Time(nil), ts[len(ts)/2:]...)
+	}
+	s.seen[acct] = append(ts, now)
+	return 0
+}
+
+// Calls returns how many requests reached route ("GET /domains/{id}/dcv",
+// "POST /oauth/token"); "" counts every route.
+func (s *Server) Calls(route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if route != "" {
+		return s.calls[route]
+	}
+	n := 0
+	for _, c := range s.calls {
+		n += c
+	}
+	return n
+}
+
+// Denied returns how many requests the rate limiter answered with 429.
+func (s *Server) Denied() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.denied
+}
+
+// MaxIn returns the most accepted requests of acct within any window w.
+func (s *Server) MaxIn(acct string, w time.Duration) int {
+	s.mu.Lock()
+	ts := append([]time.Time(nil), s.seen[acct]...)
+	s.mu.Unlock()
+	best, j := 0, 0
+	for i := range ts {
+		for ts[i].Sub(ts[j]) >= w {
+			j++
+		}
+		best = max(best, i-j+1)
+	}
+	return best
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-API-Version", "2.0.0")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// problem writes an RFC 7807 body; extra members are merged in.
+func problem(w http.ResponseWriter, status int, title, detail string, extra map[string]any) {
+	body := map[string]any{
+		"type":   "https://api.certinext.io/problems/" + strings.ToLower(strings.ReplaceAll(title, " ", "-")),
+		"title":  title,
+		"status": status,
+		"detail": detail,
+	}
+	for k, v := range extra {
+		body[k] = v
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-API-Version", "2.0.0")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+// readJSON decodes a request body into v (an empty body leaves v alone).
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err := dec.Decode(v); err != nil && err.Error() != "EOF" {
+		return err
+	}
+	return nil
+}
