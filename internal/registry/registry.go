@@ -10,6 +10,7 @@ import (
 	"github.com/dcvd/dcvd/dnspublish/rfc2136"
 	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/providers/certinext"
 	"github.com/dcvd/dcvd/providers/digicert"
 	"github.com/dcvd/dcvd/providers/webnic"
 )
@@ -25,6 +26,7 @@ func Registry() config.Registry {
 		CA: index(func(s providers.Spec) string { return s.Type },
 			digicert.Spec(),
 			webnic.Spec(),
+			certinext.Spec(),
 		),
 	}
 }

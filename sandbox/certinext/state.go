@@ -253,3 +253,27 @@ func (s *Server) OrderToken(id, name string) string {
 	st, _ := s.Order(id)
 	return st.Tokens[baseName(name)]
 }
+
+// Deactivate makes a domain INACTIVE, as POST /domains/{id}/deactivate.
+func (s *Server) Deactivate(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.st.byID[id]
+	if d != nil {
+		d.status, d.token = "INACTIVE", ""
+	}
+	return d != nil
+}
+
+// RotateToken replaces a domain's DCV token, as a PATCH of its method by
+// someone else would.
+func (s *Server) RotateToken(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.st.byID[id]
+	if d != nil {
+		d.token = ""
+		s.dcvBody(d)
+	}
+	return d != nil
+}

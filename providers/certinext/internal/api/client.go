@@ -218,7 +218,8 @@ func (c *Client) VerifyOrder(ctx context.Context, id, domain string) (*VerifyRes
 }
 
 func (c *Client) verify(ctx context.Context, path string, body any) (*VerifyResult, error) {
-	r := apiclient.Request{Method: http.MethodPost, Path: path, OK: []int{http.StatusUnprocessableEntity},
+	var raw json.RawMessage // a truncated 2xx body is then retried
+	r := apiclient.Request{Method: http.MethodPost, Path: path, OK: []int{http.StatusUnprocessableEntity}, Out: &raw,
 		// A verify is a check: repeating it after a lost answer is harmless.
 		Reconcile: func(context.Context) (bool, error) { return false, nil }}
 	if body != nil {
@@ -388,8 +389,10 @@ func (c *Client) Order(ctx context.Context, id string) (*Order, error) {
 // /ssl-certificates/{id}/dcv?domain=<fqdn>&method=dns-txt), in whichever
 // shape it comes (DecodeOrderChallenges), keyed by the name asked for.
 func (c *Client) OrderDCV(ctx context.Context, id, domain string) (*Challenge, error) {
+	// Decoding into a RawMessage makes a truncated body an error that is retried.
+	var raw json.RawMessage
 	resp, err := c.api.Do(ctx, apiclient.Request{Path: apiclient.Path("/ssl-certificates/%s/dcv", id),
-		Query: url.Values{"domain": {domain}, "method": {MethodDNSTXT}}})
+		Query: url.Values{"domain": {domain}, "method": {MethodDNSTXT}}, Out: &raw})
 	if err != nil {
 		return nil, err
 	}
