@@ -97,7 +97,7 @@ func (p *Provider) discoverDomain(ctx context.Context, id, name string) (provide
 			return providers.Challenge{}, false, fmt.Errorf("domain %s: read DCV: %w", name, err)
 		}
 	}
-	ch, err := p.set.challenge(domainOrderPrefix+id, name, dcv.Host, dcv.Value, string(dcv.Expiry))
+	ch, err := p.set.challenge(domainOrderPrefix+id, []string{name}, name, dcv.Host, dcv.Value, string(dcv.Expiry))
 	if err != nil {
 		return providers.Challenge{}, false, fmt.Errorf("domain %s: %w", name, err)
 	}

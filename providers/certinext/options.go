@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,8 +86,15 @@ func Spec() providers.Spec {
 		Options: func() any { return &Options{} },
 		Open:    openAny,
 		Limits:  DefaultLimits,
+		Labels:  Labels,
 	}
 }
+
+// Labels are the TXT owner labels the spec lists for CERTInext (§5.4): the
+// name itself (txt_label = "@", the apex form), _emudhra-challenge (the
+// default) and _emsign-validation. The engine refuses any other owner, and
+// txt_label must be one of them.
+var Labels = []string{"", DefaultLabel, "_emsign-validation"}
 
 // openAny is Spec's Open: options is the *Options the table decoded into.
 func openAny(ctx context.Context, base providers.Base, options any) (providers.Provider, error) {
@@ -116,8 +123,6 @@ type settings struct {
 	backoff     backoff.Policy
 	retries     int
 }
-
-var labelRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$`)
 
 func (o *Options) validate(base providers.Base) (*settings, error) {
 	s := &settings{
@@ -162,9 +167,9 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 	switch {
 	case s.label == "":
 		s.label = DefaultLabel
-	case s.label == "@":
-	case !labelRE.MatchString(s.label):
-		return nil, fmt.Errorf("txt_label %q: want one DNS label like \"_emudhra-challenge\", or \"@\" for the name itself", o.TXTLabel)
+	case s.label == "@" || slices.Contains(Labels[1:], s.label):
+	default:
+		return nil, fmt.Errorf("txt_label %q: want \"\" (%s), \"_emsign-validation\" or \"@\" (the name itself)", o.TXTLabel, DefaultLabel)
 	}
 	if s.pageSize = cmp.Or(s.pageSize, 100); s.pageSize < 1 || s.pageSize > 200 {
 		return nil, fmt.Errorf("page_size %d: want 1..200", o.PageSize)

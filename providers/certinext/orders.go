@@ -87,6 +87,27 @@ func pendingNames(o *api.Order) []string {
 	return out
 }
 
+// orderNames returns the names an order covers, wildcards reduced: its
+// domain, additionalDomains and the names of its verification entries.
+func orderNames(o *api.Order) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if n = baseName(n); n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	add(o.Domain)
+	for _, n := range o.AdditionalDomains {
+		add(n)
+	}
+	for _, d := range o.Verifications.Domain.Domains {
+		add(d.Domain)
+	}
+	return out
+}
+
 func (p *Provider) discoverOrder(ctx context.Context, id string) ([]providers.Challenge, error) {
 	o, err := p.client.Order(ctx, id)
 	if err != nil {
@@ -96,6 +117,7 @@ func (p *Provider) discoverOrder(ctx context.Context, id string) ([]providers.Ch
 		return nil, nil
 	}
 	var out []providers.Challenge
+	names := orderNames(o)
 	for _, name := range pendingNames(o) {
 		if !inDomains(name, p.domains) {
 			continue
@@ -111,7 +133,7 @@ func (p *Provider) discoverOrder(ctx context.Context, id string) ([]providers.Ch
 			p.log.Info("certinext order name uses a non-DNS DCV method; skipped", "order", id, "name", name, "method", c.Method)
 			continue
 		}
-		ch, err := p.set.challenge(id, name, c.Host, c.Value, string(c.Expiry))
+		ch, err := p.set.challenge(id, names, name, c.Host, c.Value, string(c.Expiry))
 		if err != nil {
 			return out, fmt.Errorf("order %s: %w", id, err)
 		}

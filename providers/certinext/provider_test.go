@@ -42,7 +42,8 @@ func TestOrders(t *testing.T) {
 			if c := byOrder(chs, wild); len(c) != 1 || c[0].Name != "example.net" {
 				t.Fatalf("apex+wildcard: %+v", c)
 			}
-			if c := byOrder(chs, multi); len(c) != 2 || c[0].Name != "a.example.com" || c[1].Name != "b.example.com" {
+			if c := byOrder(chs, multi); len(c) != 2 || c[0].Name != "a.example.com" || c[1].Name != "b.example.com" ||
+				!slices.Equal(c[0].OrderNames, []string{"a.example.com", "b.example.com", "www.example.org"}) {
 				t.Fatalf("multi-SAN (www.example.org is covered by the account domain): %+v", c)
 			}
 			if c := byOrder(chs, covered); len(c) != 0 {
@@ -120,7 +121,7 @@ func TestPrevalidate(t *testing.T) {
 		owner    string // for pending.example.com
 	}{
 		{"token+host", sim.DomainTokenHost, "", "", "_emudhra-challenge.pending.example.com."},
-		{"txtToken+dnsHost", sim.DomainTxtTokenDNSHost, "", "ignored-label", "_emudhra-challenge.pending.example.com."},
+		{"txtToken+dnsHost", sim.DomainTxtTokenDNSHost, "", "_emsign-validation", "_emudhra-challenge.pending.example.com."},
 		{"dnsContents", sim.DomainDNSContents, "", "", "_emudhra-challenge.pending.example.com."},
 		{"no host, apex", sim.DomainNoHost, "@", "@", "pending.example.com."},
 		{"no host, other label", sim.DomainNoHost, "_emsign-validation", "_emsign-validation", "_emsign-validation.pending.example.com."},
@@ -146,7 +147,8 @@ func TestPrevalidate(t *testing.T) {
 			}
 			d, _ := e.sim.Domain(pending)
 			c := byOrder(chs, "domain:"+pending)
-			if len(c) != 1 || c[0].Record.FQDN != tc.owner || c[0].Record.Value != d.Token || c[0].Ref != d.Token {
+			if len(c) != 1 || c[0].Record.FQDN != tc.owner || c[0].Record.Value != d.Token || c[0].Ref != d.Token ||
+				!slices.Equal(c[0].OrderNames, []string{"pending.example.com"}) {
 				t.Fatalf("pending: %+v (token %s)", c, d.Token)
 			}
 			if m, _ := e.sim.Domain(email); m.Method != "dns-txt" || len(byOrder(chs, "domain:"+email)) != 1 {
@@ -182,9 +184,9 @@ func TestPrevalidateWrongLabelShowsDiagnostics(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, []string{"example.com"}, sim.Options{DomainShape: sim.DomainNoHost})
 	id := e.sim.AddDomain(sim.DomainSpec{Name: "pending.example.com"})
-	p := e.provider(t, func(o *certinext.Options) { o.Prevalidate = true; o.TXTLabel = "_wrong" })
+	p := e.provider(t, func(o *certinext.Options) { o.Prevalidate = true; o.TXTLabel = "_emsign-validation" })
 	chs, err := p.Discover(ctx)
-	if err != nil || len(chs) != 1 || chs[0].Record.FQDN != "_wrong.pending.example.com." {
+	if err != nil || len(chs) != 1 || chs[0].Record.FQDN != "_emsign-validation.pending.example.com." {
 		t.Fatalf("%+v %v", chs, err)
 	}
 	e.publish(t, chs...)

@@ -47,8 +47,9 @@ func (s *settings) owner(name, host string) (string, error) {
 	return "", fmt.Errorf("CERTInext names TXT host %q for %s, which is not at or below it", host, name)
 }
 
-// challenge builds the Challenge that publishes value at owner for name.
-func (s *settings) challenge(order, name, host, value, expiry string) (providers.Challenge, error) {
+// challenge builds the Challenge that publishes value at owner for name,
+// one of orderNames (the certificate's names, or the account domain).
+func (s *settings) challenge(order string, orderNames []string, name, host, value, expiry string) (providers.Challenge, error) {
 	owner, err := s.owner(name, host)
 	if err != nil {
 		return providers.Challenge{}, err
@@ -56,7 +57,7 @@ func (s *settings) challenge(order, name, host, value, expiry string) (providers
 	if value == "" {
 		return providers.Challenge{}, fmt.Errorf("CERTInext returned no DCV token for %s", name)
 	}
-	ch := providers.Challenge{Order: order, Name: name, Ref: value,
+	ch := providers.Challenge{Order: order, Name: name, Ref: value, OrderNames: orderNames,
 		Record: dnspublish.Record{FQDN: owner + ".", Type: dnspublish.TXT, Value: value}}
 	ch.Expires = api.Text(expiry).Time()
 	return ch, nil
