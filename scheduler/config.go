@@ -33,6 +33,10 @@ type Account struct {
 	// name (providers.Spec.Labels; nil: providers.DefaultLabels). A
 	// challenge whose record lies anywhere else is refused.
 	Labels []string
+	// IssuerDomains (providers.Spec.IssuerDomains): when set, a visible
+	// row's name is checked against its CAA records before the CA is
+	// asked; a CAA that forbids the CA fails the row (record removed).
+	IssuerDomains []string
 }
 
 // Config configures an Engine. Store, Router and Checker are required.

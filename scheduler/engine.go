@@ -56,7 +56,11 @@ func New(cfg Config) (*Engine, error) {
 		backends: map[string]*backend{},
 	}
 	if cfg.Checker != nil {
-		e.vf = checkerVerifier{cfg.Checker}
+		cv := checkerVerifier{c: cfg.Checker, issuers: map[string][]string{}, log: cfg.Logger}
+		for _, a := range cfg.Accounts {
+			cv.issuers[a.Provider.Name()] = a.IssuerDomains
+		}
+		e.vf = cv
 	}
 	for _, a := range cfg.Accounts {
 		acc := &account{Account: a, name: a.Provider.Name(), limit: newLimiter(a.Limits)}

@@ -135,6 +135,8 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 		switch {
 		case verdicts == nil:
 			e.retry(c, now, fmt.Sprintf("verify: %v", err), true)
+		case verdicts[i].forbidden != "":
+			fail(c, store.Failed, verdicts[i].forbidden) // CAA: the CA would refuse; never asked
 		case verdicts[i].visible:
 			advance(c, store.Visible)
 		default:

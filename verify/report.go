@@ -138,11 +138,14 @@ type Report struct {
 	// authoritative check passed); at least PerspectiveQuorum must serve.
 	Perspectives      []ServerResult `json:"perspectives,omitempty"`
 	PerspectiveQuorum int            `json:"perspective_quorum,omitempty"`
-	Polls             int            `json:"polls"`
-	Queries           int            `json:"queries"` // to authoritative servers, all polls
-	Elapsed           time.Duration  `json:"-"`
-	Error             string         `json:"error,omitempty"` // why the check could not run (zone not found, CNAME loop)
-	Note              string         `json:"note,omitempty"`
+	// CAA holds the CAA verdicts a caller added (dcvd check: one per
+	// configured CA issuer set); Check and Wait do not fill it.
+	CAA     []*CAAResult  `json:"caa,omitempty"`
+	Polls   int           `json:"polls"`
+	Queries int           `json:"queries"` // to authoritative servers, all polls
+	Elapsed time.Duration `json:"-"`
+	Error   string        `json:"error,omitempty"` // why the check could not run (zone not found, CNAME loop)
+	Note    string        `json:"note,omitempty"`
 }
 
 // MarshalJSON adds elapsed_ms.

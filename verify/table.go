@@ -59,6 +59,9 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "\nperspectives (asked after the authoritative check passed; quorum %d of %d)\n", r.PerspectiveQuorum, len(r.Perspectives))
 		writeServers(w, r.Perspectives)
 	}
+	for _, c := range r.CAA {
+		c.WriteTable(w)
+	}
 	if r.Note != "" {
 		fmt.Fprintf(w, "\nnote: %s\n", r.Note)
 	}
@@ -139,4 +142,40 @@ func delegationLine(h Hop) string {
 		return "delegation: parent and zone NS sets agree"
 	}
 	return fmt.Sprintf("delegation: parent NS %s; zone NS %s (every server of both is asked)", strings.Join(h.ParentNS, " "), strings.Join(h.ZoneNS, " "))
+}
+
+// WriteTable prints the CAA climb and the verdict.
+func (c *CAAResult) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "\nCAA for %s (issuer %s)\n", c.Name, strings.Join(c.Issuers, ", "))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  NAME\tRCODE\tCAA\tDNSSEC\tNOTE\n")
+	for _, s := range c.Steps {
+		note := s.Note
+		if len(s.Alias) > 0 {
+			note = joinNote("CNAME → "+strings.Join(s.Alias, " → "), note)
+		}
+		sec := s.DNSSEC
+		if sec == "" {
+			sec = "-"
+		}
+		rcode := s.Rcode
+		if rcode == "" {
+			rcode = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", s.Name, rcode, s.Found, sec, note)
+	}
+	tw.Flush()
+	for _, r := range c.Records {
+		fmt.Fprintf(w, "  %s CAA %s\n", c.Relevant, r)
+	}
+	verdict := "allowed"
+	switch {
+	case c.Error != "" && c.Hold:
+		verdict = "not yet (the CA would fail this lookup too)"
+	case c.Error != "":
+		verdict = "not decided"
+	case !c.Allowed:
+		verdict = "FORBIDDEN"
+	}
+	fmt.Fprintf(w, "  %s: %s\n", verdict, c.Reason)
 }

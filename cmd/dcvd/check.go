@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
+	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 
 	"github.com/dcvd/dcvd/dnspublish"
@@ -16,8 +18,9 @@ import (
 )
 
 func newCheckCmd(g *globals) *cobra.Command {
-	var typ, value string
-	var wait, asJSON bool
+	var typ, value, domain string
+	var wait, asJSON, noCAA bool
+	var issuers []string
 	cmd := &cobra.Command{
 		Use:   "check NAME",
 		Short: "Show what every authoritative server of NAME's zone answers",
@@ -26,7 +29,16 @@ authoritative address directly and prints one row per server. With --value it
 says whether the value is visible everywhere; with --wait it polls until it is
 or [propagation] timeout passes.
 
-Exit codes: 0 visible, 1 not visible, 2 error (config, zone not found).`,
+Every server row shows its DNSSEC verdict (secure, insecure, bogus and why),
+whether the parent's delegation and the zone's own NS set agree on it, and
+IPv6 addresses this machine cannot reach. [[propagation.perspective]] entries
+are asked once the authoritative servers serve the value. Then the CAA records
+of the domain (NAME without its leading _labels, or --domain; "*.example.com"
+for a wildcard) are checked for every configured CA's issuer domain (or
+--issuer).
+
+Exit codes: 0 visible (and CAA allows), 1 not visible or CAA forbids,
+2 error (config, zone not found).`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := dnspublish.ParseType(typ)
@@ -52,6 +64,22 @@ Exit codes: 0 visible, 1 not visible, 2 error (config, zone not found).`,
 			if rep == nil && err != nil {
 				return &exitError{Code: exitConfig, Err: fmt.Errorf("check %s: %w", args[0], err)}
 			}
+			forbidden := false
+			if !noCAA {
+				sets := caaIssuerSets(cfg, issuers)
+				name := domain
+				if name == "" {
+					name = caaDomain(args[0])
+				}
+				for _, iss := range sets {
+					res, err := chk.CAA(cmd.Context(), name, iss)
+					if err != nil {
+						return &exitError{Code: exitConfig, Err: fmt.Errorf("check %s: %w", args[0], err)}
+					}
+					rep.CAA = append(rep.CAA, res)
+					forbidden = forbidden || res.Forbidden() || res.Hold
+				}
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(out)
@@ -67,7 +95,7 @@ Exit codes: 0 visible, 1 not visible, 2 error (config, zone not found).`,
 				// an error, not "not visible".
 				return &exitError{Code: exitConfig, Err: fmt.Errorf("check %s: %w", args[0], err)}
 			}
-			if !rep.Visible {
+			if !rep.Visible || forbidden {
 				return &exitError{Code: exitFailed}
 			}
 			return nil
@@ -77,7 +105,39 @@ Exit codes: 0 visible, 1 not visible, 2 error (config, zone not found).`,
 	cmd.Flags().StringVar(&value, "value", "", "expected TXT value or CNAME target")
 	cmd.Flags().BoolVar(&wait, "wait", false, "poll until visible or the propagation timeout")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringSliceVar(&issuers, "issuer", nil, "CAA issuer domain to check (repeatable; default: those of every configured [[ca]])")
+	cmd.Flags().StringVar(&domain, "domain", "", `domain whose CAA is checked (default: NAME without leading "_" labels; "*.name" for a wildcard)`)
+	cmd.Flags().BoolVar(&noCAA, "no-caa", false, "skip the CAA check")
 	return cmd
+}
+
+// caaDomain is the domain a DCV record name validates: the name without
+// its leading underscore labels (_acme-challenge, _dnsauth, ...).
+func caaDomain(name string) string {
+	labels := dns.SplitDomainName(name)
+	for len(labels) > 1 && strings.HasPrefix(labels[0], "_") {
+		labels = labels[1:]
+	}
+	return strings.Join(labels, ".")
+}
+
+// caaIssuerSets are the issuer-domain sets to check: --issuer as one set,
+// else one per configured CA type that has issuer domains.
+func caaIssuerSets(cfg *config.Config, flag []string) [][]string {
+	if len(flag) > 0 {
+		return [][]string{flag}
+	}
+	var out [][]string
+	seen := map[string]bool{}
+	for _, ca := range cfg.CAs {
+		k := strings.Join(ca.Spec.IssuerDomains, ",")
+		if k == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, ca.Spec.IssuerDomains)
+	}
+	return out
 }
 
 // openStore opens the state database of cfg without building anything else.

@@ -114,7 +114,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			return nil, &config.Error{File: cfg.Path, Line: ca.Line, Msg: fmt.Sprintf("[[ca]] %q: %v", ca.Name, err)}
 		}
 		a.Providers = append(a.Providers, p)
-		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: providers.AccountLimits(ca.Spec, p), Labels: ca.Spec.Labels})
+		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: providers.AccountLimits(ca.Spec, p), Labels: ca.Spec.Labels,
+			IssuerDomains: ca.Spec.IssuerDomains})
 	}
 	a.Actor = opts.Actor
 	if a.Actor == "" {
@@ -163,6 +164,13 @@ func VerifyOptions(cfg *config.Config, logger *slog.Logger) verify.Options {
 		Resolvers:    p.Resolvers,
 		Recursive:    p.Recursive,
 		Logger:       logger,
+
+		SkipDNSSEC:        p.DNSSEC != nil && !*p.DNSSEC,
+		OptionalIPv6:      p.RequireIPv6 != nil && !*p.RequireIPv6,
+		PerspectiveQuorum: p.PerspectiveQuorum,
+	}
+	for _, ps := range p.Perspective {
+		o.Perspectives = append(o.Perspectives, verify.Perspective{Name: ps.Name, Addr: ps.Address, URL: ps.URL})
 	}
 	if len(p.Override) > 0 {
 		o.Overrides = map[string][]string{}

@@ -76,6 +76,24 @@ type Propagation struct {
 	Resolvers    []string   `toml:"resolvers"`     // default: /etc/resolv.conf
 	Recursive    []string   `toml:"recursive"`     // optional post-check
 	Override     []Override `toml:"override"`
+	// DNSSEC (default true): in a zone with a DS at its parent, every
+	// answer's signature must validate (verify.Options.SkipDNSSEC).
+	DNSSEC *bool `toml:"dnssec"`
+	// RequireIPv6 (default true): an IPv6 NS address this machine cannot
+	// reach counts as not serving; false leaves it out of the verdict.
+	RequireIPv6 *bool `toml:"require_ipv6"`
+	// Perspective entries are asked after the authoritative check passed;
+	// PerspectiveQuorum of them must serve (0: n−1 of n, n−2 of 6 or more).
+	Perspective       []Perspective `toml:"perspective"`
+	PerspectiveQuorum int           `toml:"perspective_quorum"`
+}
+
+// Perspective is one [[propagation.perspective]]: a recursive resolver
+// (address) or a DoH endpoint (url).
+type Perspective struct {
+	Name    string `toml:"name"`
+	Address string `toml:"address"`
+	URL     string `toml:"url"`
 }
 
 // Override replaces the NS addresses of a zone (and its subzones).
