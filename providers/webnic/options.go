@@ -11,6 +11,7 @@ import (
 	"github.com/dcvd/dcvd/internal/secret"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/webnic/internal/api"
+	sandbox "github.com/dcvd/dcvd/sandbox/webnic"
 )
 
 // Options is the WebNIC part of a [[ca]] table (type = "webnic").
@@ -88,8 +89,12 @@ func Spec() providers.Spec {
 			}
 			return p, nil
 		},
-		Limits: DefaultLimits,
-		Labels: Labels,
+		Limits:        DefaultLimits,
+		Labels:        Labels,
+		IssuerDomains: []string{"sectigo.com"},
+		Commands:      commands,
+		Sandbox:       sandbox.Command,
+		Demo:          sandbox.Demo,
 	}
 }
 

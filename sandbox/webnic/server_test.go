@@ -1,14 +1,18 @@
 package webnic
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/dcvd/dcvd/providers"
 )
 
 // client is a test caller holding a token.
@@ -336,4 +340,56 @@ func TestLoadOrders(t *testing.T) {
 	if _, err := LoadOrders(js); err == nil || !strings.Contains(err.Error(), "auth_type") {
 		t.Errorf("bad auth type: %v", err)
 	}
+}
+
+// `dcvd sandbox webnic` serves the seeded simulator and prints how to
+// reach it; `dcvd demo`'s hook seeds DemoOrders.
+func TestSandboxCommandAndDemo(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/o.toml", "[[order]]\ncommon_name = \"a.example\"\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := Command()
+	out := &syncBuffer{}
+	cmd.SetOut(out)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"--listen", "127.0.0.1:0", "--orders", dir + "/o.toml", "--username", "api-dry", "--password", "pw"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "base_url") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := out.String(); !strings.Contains(s, `username = "api-dry"`) || !strings.Contains(s, "http://127.0.0.1:") {
+		t.Fatalf("banner: %q", s)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	d, err := Demo(context.Background(), providers.DemoEnv{DNS: "127.0.0.1:1", Account: "wn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(d.Config, `name = "wn"`) || len(d.Orders) != len(DemoOrders) || d.Zones[0] != DemoZone {
+		t.Errorf("demo: %+v", d)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
