@@ -54,9 +54,15 @@ func zoneNames(n int) []string {
 
 func newEnv(t testing.TB, zones []string, o sim.Options) *env {
 	t.Helper()
+	return newEnvWith(t, zones, nil, o)
+}
+
+// newEnvWith is newEnv with extra zone-file lines per zone.
+func newEnvWith(t testing.TB, zones []string, extra map[string][]string, o sim.Options) *env {
+	t.Helper()
 	var bz []testenv.BINDZone
 	for _, z := range zones {
-		bz = append(bz, testenv.BINDZone{Name: z, Records: []string{`@ IN TXT "v=spf1 -all"`}})
+		bz = append(bz, testenv.BINDZone{Name: z, Records: append([]string{`@ IN TXT "v=spf1 -all"`}, extra[z]...)})
 	}
 	b := testenv.StartBIND(t, testenv.BINDOptions{Zones: bz})
 	o.DNSServers = []string{b.Addr}

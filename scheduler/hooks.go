@@ -68,7 +68,7 @@ func (e *Engine) Publish(ctx context.Context, rows []*store.Challenge) error {
 			continue
 		}
 		for _, c := range rs {
-			if c.DNS != store.DNSPresent {
+			if c.DNS != store.DNSPresent && c.DNS != store.DNSForeign {
 				errs = append(errs, fmt.Errorf("%s", c.Reason))
 			}
 		}

@@ -36,22 +36,53 @@ func uniqueRecords(rows []*store.Challenge) []dnspublish.Record {
 // intent (DNS=adding, Backend, Zone) is stored before the backend is called.
 func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*store.Challenge) ([]*store.Challenge, error) {
 	var intent batch
-	var ready []*store.Challenge
+	var ready, fresh, done []*store.Challenge
 	for _, c := range rows {
 		if c.DNS == store.DNSAdding || c.DNS == store.DNSPresent {
 			ready = append(ready, c) // intent already stored (retry, or resuming after a crash)
 			continue
 		}
+		fresh = append(fresh, c)
+	}
+	foreign, err := e.foreign(ctx, b, zone, fresh)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		now := time.Now()
+		var out batch
+		for _, c := range fresh {
+			out.add(c)
+			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err), true)
+		}
+		retried, _ := e.commit(ctx, &out)
+		done = retried
+		fresh = nil
+	}
+	for _, c := range fresh {
 		intent.add(c)
-		c.DNS, c.Backend, c.Zone = store.DNSAdding, b.pub.Name(), zone
+		c.Backend, c.Zone = b.pub.Name(), zone
+		if foreign[c.Record.Key()] {
+			// Someone else's value: nothing to add, and never removed.
+			c.DNS = store.DNSForeign
+			advance(c, store.Published)
+			continue
+		}
+		c.DNS = store.DNSAdding
 	}
 	saved, err := e.commit(ctx, &intent)
 	if err != nil {
 		return nil, fmt.Errorf("store add intent: %w", err)
 	}
-	ready = append(ready, saved...)
+	for _, c := range saved {
+		if c.DNS == store.DNSForeign {
+			done = append(done, c)
+		} else {
+			ready = append(ready, c)
+		}
+	}
 	if len(ready) == 0 {
-		return nil, nil
+		return done, nil
 	}
 	res, err := e.write(ctx, b, zone, ready, true)
 	if err != nil && ctx.Err() != nil {
@@ -68,7 +99,57 @@ func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*s
 		c.DNS, c.Serial = store.DNSPresent, res.Serial
 		advance(c, store.Published)
 	}
-	return e.commit(ctx, &out)
+	saved, err = e.commit(ctx, &out)
+	return append(done, saved...), err
+}
+
+// foreign returns the keys of rows' records whose value is already in the
+// zone without any row of dcvd holding it: someone else put it there. Only
+// backends that implement dnspublish.Prober can tell; for the others every
+// value counts as dcvd's own. A value another row holds (adding or present)
+// is dcvd's, whatever the zone says.
+func (e *Engine) foreign(ctx context.Context, b *backend, zone string, rows []*store.Challenge) (map[string]bool, error) {
+	pr, ok := b.pub.(dnspublish.Prober)
+	if !ok || len(rows) == 0 {
+		return nil, nil
+	}
+	recs := uniqueRecords(rows)
+	keys := make([]string, len(recs))
+	for i, r := range recs {
+		keys[i] = r.Key()
+	}
+	ids := make([]int64, len(rows))
+	for i, c := range rows {
+		ids[i] = c.ID
+	}
+	held, err := e.st.Holders(ctx, keys, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store holders: %w", err)
+	}
+	var ask []dnspublish.Record
+	for _, r := range recs {
+		if held[r.Key()] == 0 {
+			ask = append(ask, r)
+		}
+	}
+	if len(ask) == 0 {
+		return nil, nil
+	}
+	if err := b.limit.Wait(ctx); err != nil {
+		return nil, err
+	}
+	present, err := pr.Present(ctx, zone, ask)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for i, r := range ask {
+		if i < len(present) && present[i] {
+			out[r.Key()] = true
+			e.log.Info("value already in the zone, not dcvd's: it is neither added nor removed", "record", r.String(), "backend", b.pub.Name())
+		}
+	}
+	return out, nil
 }
 
 // write calls the backend's Add or Remove for rows' records, rate limited.
@@ -101,7 +182,7 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 	}
 	republish := map[[2]string][]*store.Challenge{}
 	for _, c := range rows {
-		if c.Attempts > 0 {
+		if c.Attempts > 0 && c.DNS != store.DNSForeign {
 			k := [2]string{c.Backend, c.Zone}
 			republish[k] = append(republish[k], c)
 		}
@@ -139,6 +220,12 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 			fail(c, store.Failed, verdicts[i].forbidden) // CAA: the CA would refuse; never asked
 		case verdicts[i].visible:
 			advance(c, store.Visible)
+		case c.DNS == store.DNSForeign:
+			// The value that was someone else's has gone (its owner, or a
+			// row of dcvd that was removing it, took it away): publish it
+			// again, asking the zone afresh.
+			c.State, c.DNS, c.Backend, c.Zone = store.Discovered, store.DNSNone, "", ""
+			e.retry(c, now, "verify: the value that was already in the zone is gone: "+verdicts[i].detail, true)
 		default:
 			e.retry(c, now, "verify: "+verdicts[i].detail, true)
 		}

@@ -46,6 +46,9 @@ const (
 	DNSPresent  DNSState = "present"  // the backend confirmed the write
 	DNSRemoving DNSState = "removing" // intent to remove stored
 	DNSRemoved  DNSState = "removed"  // the backend confirmed the removal
+	// DNSForeign: the value was already in the zone, put there by someone
+	// else; dcvd did not add it and never removes it.
+	DNSForeign DNSState = "foreign"
 )
 
 // Owned reports whether the zone may hold this challenge's record.

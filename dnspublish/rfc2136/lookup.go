@@ -21,7 +21,7 @@ import (
 // conflicts maps names that already hold something in the way (a CNAME
 // under a TXT, other data under a CNAME) to a description, for the error
 // message should the update's prerequisites fail.
-func (s *session) insertions(ctx context.Context, recs []dnspublish.Record) (rrs []dns.RR, conflicts map[string]string, err error) {
+func (s *session) insertions(ctx context.Context, zone string, recs []dnspublish.Record) (rrs []dns.RR, conflicts map[string]string, err error) {
 	type state struct {
 		ttl   uint32 // TTL of the existing RRset of the record's type
 		cname string // target, when the name is a CNAME
@@ -82,7 +82,16 @@ func (s *session) insertions(ctx context.Context, recs []dnspublish.Record) (rrs
 	for _, r := range recs {
 		st := states[names[r.FQDN]]
 		if r.Type == dnspublish.CNAME && st.cname == r.Value {
-			continue // already there
+			// The answer may come from a wildcard CNAME: only the zone's
+			// own data counts as "already there".
+			real, err := s.exists(ctx, zone, r.FQDN, []dns.RR{r.RR()})
+			if err != nil {
+				return nil, nil, err
+			}
+			if real {
+				continue // already there
+			}
+			delete(conflicts, r.FQDN)
 		}
 		rr := r.RR()
 		if r.Type == dnspublish.TXT && st.ttl != 0 {

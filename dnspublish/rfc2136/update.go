@@ -47,7 +47,7 @@ func (p *Publisher) update(ctx context.Context, zone string, recs []dnspublish.R
 	var rrs []dns.RR
 	var conflicts map[string]string
 	if add {
-		rrs, conflicts, err = s.insertions(ctx, recs)
+		rrs, conflicts, err = s.insertions(ctx, zone, recs)
 		if err != nil {
 			return dnspublish.Result{}, p.wrap("look up existing records in", zone, err)
 		}
