@@ -6,6 +6,7 @@ package registry
 import (
 	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/dnspublish/embedded"
+	dnsexec "github.com/dcvd/dcvd/dnspublish/exec"
 	"github.com/dcvd/dcvd/dnspublish/powerdns"
 	"github.com/dcvd/dcvd/dnspublish/rfc2136"
 	"github.com/dcvd/dcvd/internal/config"
@@ -22,6 +23,7 @@ func Registry() config.Registry {
 			rfc2136.Spec(),
 			embedded.Spec(),
 			powerdns.Spec(),
+			dnsexec.Spec(),
 		),
 		CA: index(func(s providers.Spec) string { return s.Type },
 			digicert.Spec(),
