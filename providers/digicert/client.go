@@ -158,14 +158,15 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			return fmt.Errorf("digicert: %s %s: %w", method, path, err)
 		}
 		c.log.Debug("digicert request", "method", method, "path", path, "status", status, "attempt", attempt+1)
-		if status == http.StatusTooManyRequests && attempt < c.retries {
+		transient := status == http.StatusTooManyRequests || (status >= 500 && method != http.MethodPost)
+		if transient && attempt < c.retries {
 			d := c.backoff(attempt)
-			c.log.Warn("digicert rate limited (429), backing off", "method", method, "path", path, "delay", d, "attempt", attempt+1)
+			c.log.Warn("digicert request failed, backing off", "method", method, "path", path, "status", status, "delay", d, "attempt", attempt+1)
 			t := time.NewTimer(d)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return fmt.Errorf("digicert: %s %s: backing off after 429: %w", method, path, ctx.Err())
+				return fmt.Errorf("digicert: %s %s: backing off after %d: %w", method, path, status, ctx.Err())
 			case <-t.C:
 			}
 			continue

@@ -309,3 +309,18 @@ func isTokenMethod(m string) bool {
 func validMethod(m string) bool {
 	return m == "email" || isTokenMethod(m) || m == "http-token-static" || m == "http-token-dynamic"
 }
+
+// ExpireRandomValue moves the expiration date of an order's random value
+// into the past, so the next dcv-random-value call mints a new one (to test
+// that a client publishes the new value). It reports whether the order
+// exists.
+func (s *Server) ExpireRandomValue(id int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.st.orders[id]
+	if o == nil {
+		return false
+	}
+	o.randomExp = s.now().Add(-time.Hour)
+	return true
+}
