@@ -42,4 +42,24 @@
 // Optional recursive resolvers (Options.Recursive) are asked only after the
 // authoritative check passed, so none of them caches a negative answer for
 // the challenge name. Mode "wait" sends no query at all and only waits.
+//
+// What the CA will see. Besides "served", the checker judges what a CA's
+// validation depends on:
+//
+//   - DNSSEC: when the zone's parent holds a DS set, each serving answer must
+//     carry an RRSIG, inside its validity window, that verifies with the
+//     DNSKEY set the same server serves, itself signed by a key matching a
+//     DS (miekg/dns does the crypto). A server failing any step is
+//     StatusBogus, "not visible yet", with the failed check in Error.
+//   - Delegation: the parent's delegation NS set and the zone's own NS set
+//     are both read; every server of either is asked, and a server in only
+//     one is marked (DelegParentOnly, DelegZoneOnly).
+//   - IPv6: every A and AAAA of every NS is asked; an IPv6 address this
+//     machine cannot reach is StatusUnreachable (said once in Report.Note),
+//     left out of the verdict with Options.OptionalIPv6.
+//   - Perspectives: Options.Perspectives (resolvers or DoH URLs) are asked
+//     after the authoritative check, with the CAs' quorum rule.
+//   - CAA: Checker.CAA finds the relevant CAA RRset (RFC 8659) and says
+//     whether a CA's issuer domains may issue; the scheduler fails a
+//     challenge whose CAA forbids its CA before triggering the CA.
 package verify

@@ -216,6 +216,11 @@ func (r *Report) Summary() string {
 		if len(bad) > 0 {
 			msg += " (quorum; not at " + strings.Join(bad, ", ") + ")"
 		}
+		for _, c := range r.CAA {
+			if c.Forbidden() || c.Hold {
+				msg += "; but " + c.Reason
+			}
+		}
 		return msg
 	}
 	if len(bad) == 0 {

@@ -211,5 +211,27 @@ func secureTests(t *testing.T, tp *testenv.Topology) {
 					tc.name, r.Allowed, r.Relevant, r.DNSSEC, r.Reason, r.Error, tc.allowed, tc.relevant, tc.dnssec, tc.reason)
 			}
 		}
+		// As `dcvd check` shows them: the record's report with the CAA
+		// verdict for the name it validates.
+		for _, ex := range []struct{ domain, title string }{
+			{"caa-deny.example.test", "CAA forbids the CA (terminal: the record is removed, the CA is never asked)"},
+			{"caa-bad.example.test", "CAA forbids the CA through a CNAME"},
+			{"*.caa-ok.example.test", "CAA issuewild forbids a wildcard (issue allows the CA)"},
+		} {
+			name := "_dnsauth." + strings.TrimPrefix(ex.domain, "*.")
+			if _, err := tp.AddTXT(ctx, name, "tok"); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := c.Wait(ctx, verify.Query{Name: name, Value: "tok"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := c.CAA(ctx, ex.domain, digicert)
+			if err != nil || !res.Forbidden() {
+				t.Fatalf("%s: want forbidden: %v %+v", ex.domain, err, res)
+			}
+			rep.CAA = append(rep.CAA, res)
+			example(ex.title, rep)
+		}
 	})
 }
