@@ -418,7 +418,7 @@ func classifyAnswer(res *ServerResult, m *dns.Msg, name string, q Query) {
 		}
 		switch rr := rr.(type) {
 		case *dns.TXT:
-			values = append(values, strings.Join(rr.Txt, ""))
+			values = append(values, dnspublish.TXTValue(rr)) // byte for byte: escapes undone
 		case *dns.CNAME:
 			aliases = append(aliases, dns.CanonicalName(rr.Target))
 		}

@@ -51,7 +51,7 @@ func classifyRecursive(res *ServerResult, m *dns.Msg, q Query) {
 		switch rr := rr.(type) {
 		case *dns.TXT:
 			if q.Type == dnspublish.TXT {
-				res.Answer = append(res.Answer, strings.Join(rr.Txt, ""))
+				res.Answer = append(res.Answer, dnspublish.TXTValue(rr))
 			}
 		case *dns.CNAME:
 			if q.Type == dnspublish.CNAME && strings.EqualFold(rr.Hdr.Name, q.Name) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dcvd/dcvd/dnspublish"
 )
 
 // resolver looks DCV records up in DNS, for real, with miekg/dns.
@@ -58,7 +60,7 @@ func (r *resolver) txtDepth(ctx context.Context, name string, depth int) ([]stri
 		found := false
 		for _, rr := range ans {
 			if t, ok := rr.(*dns.TXT); ok && strings.EqualFold(t.Hdr.Name, cur) {
-				out = append(out, strings.Join(t.Txt, ""))
+				out = append(out, dnspublish.TXTValue(t))
 				found = true
 			}
 		}
