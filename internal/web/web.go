@@ -1,6 +1,8 @@
 // Package web serves the daemon's HTTP surfaces on its listener
 // ([daemon] listen): one file per surface, all mounted by Handler.
 //
+//	status.go   GET / (the status page, status.html; basic auth from
+//	            [daemon.web])
 //	health.go   GET /healthz (the process answers) and GET /readyz (the
 //	            store answers and no DNS backend's last write failed)
 //	metrics.go  GET /metrics (Prometheus text format)
@@ -26,6 +28,9 @@ func Handler(ctx context.Context, a *app.App) (http.Handler, error) {
 	mountHealth(mux, a)
 	mountMetrics(mux, a)
 	if err := mountHTTPReq(mux, a); err != nil {
+		return nil, err
+	}
+	if err := mountStatus(mux, a); err != nil {
 		return nil, err
 	}
 	return mux, nil
