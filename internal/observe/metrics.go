@@ -2,6 +2,7 @@ package observe
 
 import (
 	"context"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -120,8 +121,10 @@ func (m *Metrics) caCall(c scheduler.CACall) {
 	}
 }
 
+var apiVersion = regexp.MustCompile(`^v[0-9]+(\.[0-9]+)?$`)
+
 // Endpoint turns a request path into a label with bounded values: every
-// segment holding a digit, or longer than 24 characters, becomes ":id"
+// segment holding a digit (an API version such as "v2" aside), or longer than 24 characters, becomes ":id"
 // ("/order/12345/dcv" → "/order/:id/dcv").
 func Endpoint(path string) string {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
@@ -129,7 +132,7 @@ func Endpoint(path string) string {
 	}
 	segs := strings.Split(path, "/")
 	for i, s := range segs {
-		if len(s) > 24 || strings.IndexFunc(s, unicode.IsDigit) >= 0 {
+		if len(s) > 24 || strings.IndexFunc(s, unicode.IsDigit) >= 0 && !apiVersion.MatchString(s) {
 			segs[i] = ":id"
 		}
 	}
