@@ -371,4 +371,3 @@ func checkDaemonMetrics(t *testing.T, base string) {
 		}
 	}
 }
-

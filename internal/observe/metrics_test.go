@@ -109,10 +109,10 @@ func keys(m map[string]*dto.MetricFamily) string {
 
 func TestEndpoint(t *testing.T) {
 	for in, want := range map[string]string{
-		"/order/12345/dcv":                      "/order/:id/dcv",
-		"/services/v2/order/certificate?x=1":    "/services/v2/order/certificate",
+		"/order/12345/dcv":                       "/order/:id/dcv",
+		"/services/v2/order/certificate?x=1":     "/services/v2/order/certificate",
 		"/domain/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": "/domain/:id",
-		"/auth/token":                           "/auth/token",
+		"/auth/token":                            "/auth/token",
 	} {
 		if got := Endpoint(in); got != want {
 			t.Errorf("Endpoint(%q) = %q, want %q", in, got, want)
