@@ -37,6 +37,12 @@ func (s *snapshot) answer(req *dns.Msg) *dns.Msg {
 	}
 	m.Authoritative = true
 	owner := q.Name // echo the case the client asked in (DNS 0x20)
+	if q.Qtype == dns.TypeANY && (z.exists[name] || len(z.nodes[name]) > 0 || name == z.apex) {
+		// RFC 8482: no full ANY answer (an amplifier); one synthesised
+		// HINFO says so.
+		m.Answer = []dns.RR{&dns.HINFO{Hdr: hdr(owner, dns.TypeHINFO, z.soa.Hdr.Ttl), Cpu: "RFC8482"}}
+		return m
+	}
 	for hop := 0; ; hop++ {
 		rrs := z.nodes[name]
 		if len(rrs) == 1 && rrs[0].Header().Rrtype == dns.TypeCNAME && q.Qtype != dns.TypeCNAME {

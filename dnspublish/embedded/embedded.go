@@ -69,6 +69,10 @@ type Options struct {
 	// ReloadInterval is how often the store is re-read for records written
 	// by other processes (default "250ms").
 	ReloadInterval dnspublish.Duration `toml:"reload_interval"`
+	// ResponseRate limits UDP answers per second per source prefix (/24,
+	// /56); see limits.go. 0 means DefaultResponseRate (200), -1 turns the
+	// limit off.
+	ResponseRate int `toml:"response_rate"`
 }
 
 // Spec describes the embedded backend to the configuration loader.
@@ -83,6 +87,7 @@ type Publisher struct {
 	every  time.Duration
 	store  dnspublish.RecordStore
 	log    *slog.Logger
+	rrl    *rrl // nil: unlimited
 
 	reloadMu sync.Mutex // one reload at a time: serials increase in order
 	snap     atomic.Pointer[snapshot]
@@ -123,6 +128,14 @@ func New(base dnspublish.Base, o Options) (*Publisher, error) {
 	}
 	if p.ttl == 0 {
 		p.ttl = dnspublish.DefaultTTL
+	}
+	switch {
+	case o.ResponseRate == 0:
+		p.rrl = newRRL(DefaultResponseRate)
+	case o.ResponseRate > 0:
+		p.rrl = newRRL(o.ResponseRate)
+	case o.ResponseRate < -1:
+		return fail("response_rate %d: want a number of answers per second, 0 for the default or -1 for none", o.ResponseRate)
 	}
 	if p.listen == "" {
 		p.listen = DefaultListen

@@ -29,8 +29,21 @@ func (p *Publisher) Serve(ctx context.Context) error {
 	udp := &dns.Server{PacketConn: pc, Handler: h}
 	tcp := &dns.Server{Listener: tl, Handler: h, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }}
 	errc := make(chan error, 2)
+	started := make(chan struct{}, 2)
 	for _, srv := range []*dns.Server{udp, tcp} {
+		srv.NotifyStartedFunc = func() { started <- struct{}{} }
 		go func() { errc <- srv.ActivateAndServe() }()
+	}
+	// Both servers must be running before a shutdown can stop them (a
+	// shutdown that comes first fails with "server not started").
+	for n := 0; n < 2; n++ {
+		select {
+		case <-started:
+		case err := <-errc:
+			udp.Shutdown()
+			tcp.Shutdown()
+			return fmt.Errorf("embedded %q: serve %s: %w", p.name, addr, err)
+		}
 	}
 	p.log.Info("embedded DNS server listening", "backend", p.name, "addr", addr, "zones", p.Zones())
 
@@ -77,14 +90,25 @@ func (p *Publisher) handle(w dns.ResponseWriter, req *dns.Msg) {
 		w.WriteMsg(m.SetRcode(req, dns.RcodeServerFailure))
 		return
 	}
-	m := snap.answer(req)
-	size := dns.MinMsgSize
-	if opt := req.IsEdns0(); opt != nil {
-		size = max(int(opt.UDPSize()), dns.MinMsgSize)
-		m.SetEdns0(min(uint16(size), 1232), false)
+	_, udp := w.RemoteAddr().(*net.UDPAddr)
+	if udp {
+		switch p.rrl.check(w.RemoteAddr(), time.Now()) {
+		case drop:
+			return
+		case slip:
+			m := new(dns.Msg)
+			m.SetReply(req)
+			m.Truncated = true
+			w.WriteMsg(m)
+			return
+		}
 	}
-	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
-		m.Truncate(size) // sets TC when it had to drop records
+	m := snap.answer(req)
+	if req.IsEdns0() != nil {
+		m.SetEdns0(MaxUDPSize, false)
+	}
+	if udp {
+		m.Truncate(udpSize(req)) // sets TC when it had to drop records
 	}
 	w.WriteMsg(m)
 }
