@@ -154,7 +154,12 @@ func (c *Checker) poll(ctx context.Context, st *recState, rnd *round, g goal) *R
 		return rep
 	}
 	rep.Visible = c.decide(rep)
-	rep.Note = joinNote(rep.Note, ipv6Note(rep, c.opts.OptionalIPv6))
+	if note := ipv6Note(rep, c.opts.OptionalIPv6); note != "" {
+		rep.Note = joinNote(rep.Note, note)
+		if c.v6warned.CompareAndSwap(false, true) {
+			c.log.Warn("verify: IPv6 is not reachable from this machine; IPv6 name server addresses are reported as unreachable", "require_ipv6", !c.opts.OptionalIPv6)
+		}
+	}
 	if rep.Visible && len(c.opts.Recursive) > 0 {
 		rep.Recursive = c.askRecursive(ctx, st)
 		for _, r := range rep.Recursive {

@@ -103,7 +103,8 @@ type Checker struct {
 	inflight  chan struct{}
 	tcpOnly   *cache // addr -> true: UDP timed out recently
 	stats     counters
-	noIPv6    bool // tests: behave as if this machine had no IPv6
+	noIPv6    bool        // tests: behave as if this machine had no IPv6
+	v6warned  atomic.Bool // "IPv6 unreachable" logged once per Checker
 	doh       *http.Client
 }
 

@@ -37,7 +37,7 @@ func (c *Checker) askPerspectives(ctx context.Context, st *recState) []ServerRes
 	out := make([]ServerResult, len(c.opts.Perspectives))
 	var wg sync.WaitGroup
 	for i, p := range c.opts.Perspectives {
-		if prev, ok := st.done["persp|"+p.Name]; ok {
+		if prev, ok := st.done[fmt.Sprintf("persp|%d", i)]; ok {
 			out[i] = prev
 			continue
 		}
@@ -60,9 +60,9 @@ func (c *Checker) askPerspectives(ctx context.Context, st *recState) []ServerRes
 		})
 	}
 	wg.Wait()
-	for i, p := range c.opts.Perspectives {
+	for i := range c.opts.Perspectives {
 		if out[i].Serves() {
-			st.done["persp|"+p.Name] = out[i]
+			st.done[fmt.Sprintf("persp|%d", i)] = out[i]
 		}
 	}
 	return out
