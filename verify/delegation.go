@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -33,6 +34,18 @@ func (c *Checker) withDelegation(ctx context.Context, zi *zoneInfo) *zoneInfo {
 	if zi.Zone == "." {
 		return zi
 	}
+	// Once per zone (every record of the zone shares it), for the zone
+	// data's TTL.
+	v, _ := c.cache.get(ctx, "deleg:"+zi.Zone, func() (any, time.Duration, error) {
+		return c.compareDelegation(ctx, zi), zi.ttl, nil
+	})
+	if v == nil {
+		return zi
+	}
+	return v.(*zoneInfo)
+}
+
+func (c *Checker) compareDelegation(ctx context.Context, zi *zoneInfo) *zoneInfo {
 	out := *zi
 	out.Servers = append([]server(nil), zi.Servers...)
 	parentNS, glue, err := c.parentNS(ctx, zi.Zone)
