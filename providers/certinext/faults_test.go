@@ -10,6 +10,7 @@ import (
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/certinext"
 	sim "github.com/dcvd/dcvd/sandbox/certinext"
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 // oneLine fails unless err is one line containing every want.
@@ -94,9 +95,9 @@ func TestRetriedFaults(t *testing.T) {
 	e := newEnv(t, []string{"example.com"}, sim.Options{})
 	id := e.sim.AddOrder(sim.OrderSpec{Domain: "a.example.com"})
 	p := e.provider(t, nil)
-	e.sim.Inject("GET", "/reports/orders", sim.FaultRateLimit, 1)
-	e.sim.Inject("GET", "/ssl-certificates/{id}", sim.FaultServerError, 2)
-	e.sim.Inject("GET", "/ssl-certificates/{id}/dcv", sim.FaultTruncate, 1)
+	e.sim.Inject("GET", "/reports/orders", simkit.RateLimit, 1)
+	e.sim.Inject("GET", "/ssl-certificates/{id}", simkit.ServerError, 2)
+	e.sim.Inject("GET", "/ssl-certificates/{id}/dcv", simkit.Truncated, 1)
 	start := time.Now()
 	chs, err := p.Discover(ctx)
 	if err != nil || len(chs) != 1 {
@@ -105,21 +106,23 @@ func TestRetriedFaults(t *testing.T) {
 	if d := time.Since(start); d < 900*time.Millisecond {
 		t.Errorf("Retry-After: 1 not honoured (took %v)", d)
 	}
-	if e.sim.FaultsLeft() != 0 {
-		t.Errorf("%d faults did not fire", e.sim.FaultsLeft())
+	for route, n := range map[string]int{"GET /reports/orders": 2, "GET /ssl-certificates/{id}": 3, "GET /ssl-certificates/{id}/dcv": 2} {
+		if got := e.sim.Calls(route); got != n {
+			t.Errorf("%s: %d calls, want %d (each fault retried once)", route, got, n)
+		}
 	}
 	// The verify took effect, then its answer was cut: it is repeated, and
 	// the repeat sees the name verified.
 	e.publish(t, chs...)
-	e.sim.Inject("POST", "/ssl-certificates/{id}/dcv/verify", sim.FaultTruncate, 1)
+	e.sim.Inject("POST", "/ssl-certificates/{id}/dcv/verify", simkit.Truncated, 1)
 	outs, err := p.Submit(ctx, id, chs)
 	if err != nil || outs[0].Status != providers.Validated {
 		t.Fatalf("truncated verify: %+v %v", outs, err)
 	}
 	// Persistent 5xx: one line with the request and the problem's words.
-	e.sim.Inject("GET", "/reports/orders", sim.FaultServerError, 100)
+	e.sim.Inject("GET", "/reports/orders", simkit.ServerError, 100)
 	_, err = p.Discover(ctx)
-	oneLine(t, err, "GET /reports/orders: 503 Service Unavailable", "upstream service temporarily unavailable")
+	oneLine(t, err, "GET /reports/orders: 500 Internal Server Error", "upstream service temporarily unavailable")
 }
 
 // The list answered as a bare array instead of a page envelope.
@@ -169,7 +172,7 @@ func TestAddDomain(t *testing.T) {
 	c := certinext.ClientOf(p)
 	_, err := c.AddDomain(ctx, "dup.example.com")
 	oneLine(t, err, "POST /domains: 409 Conflict", "already exists", "existingDomainId: \""+id+"\"")
-	e.sim.Inject("POST", "/domains", sim.FaultTruncate, 1)
+	e.sim.Inject("POST", "/domains", simkit.Truncated, 1)
 	d, err := c.AddDomain(ctx, "new.example.com")
 	if err != nil || d.DomainName != "new.example.com" {
 		t.Fatalf("truncated create: %+v %v", d, err)

@@ -6,9 +6,10 @@ import (
 	"hash/fnv"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 func rfc3339(t time.Time) any {
@@ -48,22 +49,19 @@ func (s *Server) page(w http.ResponseWriter, items []any, offset, limit, total i
 		"totalElements": total, "totalPages": pages})
 }
 
-// offsetLimit reads offset (0-based) and limit (default 50, at most 200).
+// offsetLimit reads offset (0-based) and limit (default 50, 1..200).
 func offsetLimit(w http.ResponseWriter, r *http.Request) (int, int, bool) {
-	q := r.URL.Query()
-	offset, limit := 0, 50
-	var err error
-	if v := q.Get("offset"); v != "" {
-		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
-			problem(w, http.StatusBadRequest, "Bad Request", "offset must be a non-negative integer", nil)
-			return 0, 0, false
-		}
+	offset, err := simkit.IntParam(r, "offset", 0)
+	limit := 50
+	if err == nil {
+		limit, err = simkit.IntParam(r, "limit", 50)
 	}
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 200 {
-			problem(w, http.StatusBadRequest, "Bad Request", "limit must be between 1 and 200", nil)
-			return 0, 0, false
-		}
+	if err == nil && (limit < 1 || limit > 200) {
+		err = fmt.Errorf("limit must be between 1 and 200")
+	}
+	if err != nil {
+		problem(w, http.StatusBadRequest, "Bad Request", err.Error(), nil)
+		return 0, 0, false
 	}
 	return offset, limit, true
 }
@@ -112,8 +110,8 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, _ string) {
 		}
 	}
 	if sortBy == "" {
-		s.calls["unsorted"]++
-		salt := s.calls["unsorted"]
+		s.unsorted++
+		salt := s.unsorted
 		h := func(d *domain) uint32 {
 			f := fnv.New32a()
 			fmt.Fprint(f, d.id, salt)
@@ -136,8 +134,8 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, _ string) {
 		})
 	}
 	items := []any{}
-	for i := offset; i < len(sel) && i < offset+limit; i++ {
-		items = append(items, s.domainJSON(sel[i], false))
+	for _, d := range simkit.Page(sel, offset, limit) {
+		items = append(items, s.domainJSON(d, false))
 	}
 	s.page(w, items, offset, limit, len(sel))
 }
@@ -150,7 +148,7 @@ func (s *Server) addDomain(w http.ResponseWriter, r *http.Request, _ string) {
 		DomainName string `json:"domainName"`
 		DCVMethod  string `json:"dcvMethod"`
 	}
-	if err := readJSON(r, &body); err != nil {
+	if err := simkit.ReadJSON(r, &body); err != nil {
 		problem(w, http.StatusBadRequest, "Bad Request", "malformed JSON body: "+err.Error(), nil)
 		return
 	}
@@ -238,7 +236,7 @@ func (s *Server) domainMethod(w http.ResponseWriter, r *http.Request, _ string) 
 	var body struct {
 		DCVMethod string `json:"dcvMethod"`
 	}
-	if err := readJSON(r, &body); err != nil {
+	if err := simkit.ReadJSON(r, &body); err != nil {
 		problem(w, http.StatusBadRequest, "Bad Request", "malformed JSON body: "+err.Error(), nil)
 		return
 	}

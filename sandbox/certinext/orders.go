@@ -3,6 +3,8 @@ package certinext
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 // listOrders serves GET /reports/orders?page=N&size=M (1-based pages, size
@@ -157,7 +159,7 @@ func (s *Server) orderVerify(w http.ResponseWriter, r *http.Request, _ string) {
 		Domain string `json:"domain"`
 		Method string `json:"method"`
 	}
-	if err := readJSON(r, &body); err != nil {
+	if err := simkit.ReadJSON(r, &body); err != nil {
 		problem(w, http.StatusBadRequest, "Bad Request", "malformed JSON body: "+err.Error(), nil)
 		return
 	}

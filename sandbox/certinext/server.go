@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 // Prefix is the path every v2 resource is served under. The token endpoint
@@ -24,11 +26,8 @@ const (
 // not name the host in a DCV body.
 const DefaultLabel = "_emudhra-challenge"
 
-// Limit is "at most N requests per Window" per account.
-type Limit struct {
-	N      int
-	Window time.Duration
-}
+// Limit is "at most N requests in any window of Window" per account.
+type Limit = simkit.Limit
 
 // DomainShape selects the key names of GET /domains/{id}/dcv (spec §5.2).
 type DomainShape int
@@ -94,24 +93,23 @@ type Options struct {
 
 // Server is the simulator, an http.Handler.
 type Server struct {
-	opts   Options
-	log    *slog.Logger
-	now    func() time.Time
-	label  string
-	mux    *http.ServeMux
-	mu     sync.Mutex
-	st     state
-	auth   tokens
-	faults []*faultRule
-	calls  map[string]int         // route -> requests
-	seen   map[string][]time.Time // account -> accepted request times
-	denied int                    // 429 answered by the limiter
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	label    string
+	mux      *http.ServeMux
+	mu       sync.Mutex
+	st       state
+	auth     tokens
+	unsorted int // unsorted domain lists served (their order changes each time)
+	faults   simkit.Faults
+	calls    simkit.Counter
+	windows  *simkit.Windows
 }
 
 // New returns a simulator.
 func New(opts Options) *Server {
-	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, label: opts.Label,
-		calls: map[string]int{}, seen: map[string][]time.Time{}}
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, label: opts.Label}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -136,6 +134,7 @@ func New(opts Options) *Server {
 	if s.opts.DNSTimeout <= 0 {
 		s.opts.DNSTimeout = 2 * time.Second
 	}
+	s.windows = simkit.NewWindows(opts.Limits, s.now)
 	s.auth = newTokens()
 	s.st = newState()
 	s.routes()
@@ -171,24 +170,29 @@ func (s *Server) routes() {
 
 // ServeHTTP counts the request, applies injected faults and dispatches.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, pattern := s.mux.Handler(r)
-	route := strings.Replace(pattern, Prefix, "", 1)
+	route := simkit.Route(s.mux, r, Prefix)
 	s.log.Debug("certinext sandbox request", "method", r.Method, "path", r.URL.Path)
-	s.mu.Lock()
-	s.calls[route]++
-	f := s.takeFault(r.Method, strings.TrimPrefix(r.URL.Path, Prefix), route)
-	s.mu.Unlock()
-	if f != nil && f.fault != FaultTruncate {
-		f.write(w)
-		return
-	}
-	if f != nil {
-		tw := &truncWriter{h: w.Header()}
-		s.mux.ServeHTTP(tw, r)
-		tw.flush(w)
+	s.calls.Add("", route)
+	if f, ok := s.faults.Take(r.Method, strings.TrimPrefix(r.URL.Path, Prefix), route); ok {
+		f.Serve(w, r, s.mux, writeStatus)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// writeStatus is the simulator's error body for a bare status (simkit faults).
+func writeStatus(w http.ResponseWriter, status int) {
+	switch status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		problem(w, status, "Unauthorized", "access token missing, expired or revoked", nil)
+	case http.StatusTooManyRequests:
+		problem(w, status, "Too Many Requests", "rate limit exceeded", nil)
+	case http.StatusServiceUnavailable, http.StatusInternalServerError:
+		problem(w, status, http.StatusText(status), "upstream service temporarily unavailable", nil)
+	default:
+		problem(w, status, http.StatusText(status), http.StatusText(status), nil)
+	}
 }
 
 // authed checks the bearer token and the account's rate limits before f.
@@ -197,89 +201,34 @@ func (s *Server) authed(f func(w http.ResponseWriter, r *http.Request, acct stri
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		s.mu.Lock()
 		acct, valid := s.auth.access(tok, s.now())
-		if !ok || !valid {
-			s.mu.Unlock()
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-			problem(w, http.StatusUnauthorized, "Unauthorized", "access token missing, expired or revoked", nil)
-			return
-		}
-		if wait := s.admit(acct); wait > 0 {
-			s.denied++
-			s.mu.Unlock()
-			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-			problem(w, http.StatusTooManyRequests, "Too Many Requests", "rate limit exceeded", nil)
-			return
-		}
 		s.mu.Unlock()
+		if !ok || !valid {
+			writeStatus(w, http.StatusUnauthorized)
+			return
+		}
+		if ok, retry := s.windows.Allow(acct); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int((retry+time.Second-1)/time.Second))))
+			writeStatus(w, http.StatusTooManyRequests)
+			return
+		}
 		f(w, r, acct)
 	}
 }
 
-// admit applies the account's sliding windows; it returns 0 when the
-// request is accepted (and counts it), else how long until it would be.
-// Called with s.mu held.
-func (s *Server) admit(acct string) time.Duration {
-	now := s.now()
-	ts := s.seen[acct]
-	var wait time.Duration
-	for _, l := range s.opts.Limits {
-		in := 0
-		for i := len(ts) - 1; i >= 0 && now.Sub(ts[i]) < l.Window; i-- {
-			in++
-		}
-		if in >= l.N {
-			// The oldest call inside the window leaves it at ts[len-in]+Window.
-			if d := ts[len(ts)-in].Add(l.Window).Sub(now); d > wait {
-				wait = d
-			}
-		}
-	}
-	if wait > 0 {
-		return wait
-	}
-	if len(ts) > 100000 {
-		ts = append([]time.Time(nil), ts[len(ts)/2:]...)
-	}
-	s.seen[acct] = append(ts, now)
-	return 0
-}
-
 // Calls returns how many requests reached route ("GET /domains/{id}/dcv",
-// "POST /oauth/token"); "" counts every route.
+// "POST /oauth/token"), faulted ones included; "" counts every route.
 func (s *Server) Calls(route string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if route != "" {
-		return s.calls[route]
+	if route == "" {
+		return s.calls.Total("")
 	}
-	n := 0
-	for _, c := range s.calls {
-		n += c
-	}
-	return n
+	return s.calls.N("", route)
 }
 
-// Denied returns how many requests the rate limiter answered with 429.
-func (s *Server) Denied() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.denied
-}
+// Denied returns how many requests of acct the rate limits refused (429).
+func (s *Server) Denied(acct string) int { return s.windows.Rejected(acct) }
 
 // MaxIn returns the most accepted requests of acct within any window w.
-func (s *Server) MaxIn(acct string, w time.Duration) int {
-	s.mu.Lock()
-	ts := append([]time.Time(nil), s.seen[acct]...)
-	s.mu.Unlock()
-	best, j := 0, 0
-	for i := range ts {
-		for ts[i].Sub(ts[j]) >= w {
-			j++
-		}
-		best = max(best, i-j+1)
-	}
-	return best
-}
+func (s *Server) MaxIn(acct string, w time.Duration) int { return s.windows.MaxIn(acct, w) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -304,13 +253,4 @@ func problem(w http.ResponseWriter, status int, title, detail string, extra map[
 	w.Header().Set("X-API-Version", "2.0.0")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(body)
-}
-
-// readJSON decodes a request body into v (an empty body leaves v alone).
-func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
-	if err := dec.Decode(v); err != nil && err.Error() != "EOF" {
-		return err
-	}
-	return nil
 }

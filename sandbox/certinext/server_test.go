@@ -16,6 +16,7 @@ import (
 
 	"github.com/dcvd/dcvd/internal/testenv"
 	sim "github.com/dcvd/dcvd/sandbox/certinext"
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 type harness struct {
@@ -260,7 +261,7 @@ func TestOrderDCV(t *testing.T) {
 
 func TestFaultsAndLimits(t *testing.T) {
 	h := start(t, sim.Options{Limits: []sim.Limit{{N: 3, Window: time.Hour}}})
-	h.sim.Inject("GET", "/auth/me", sim.FaultRateLimit, 1)
+	h.sim.Inject("GET", "/auth/me", simkit.RateLimit, 1)
 	req, _ := http.NewRequest("GET", h.url+sim.Prefix+"/auth/me", nil)
 	req.Header.Set("Authorization", "Bearer "+h.tok)
 	resp, err := http.DefaultClient.Do(req)
@@ -272,7 +273,7 @@ func TestFaultsAndLimits(t *testing.T) {
 		t.Fatalf("fault: %d %v", resp.StatusCode, resp.Header)
 	}
 	// A truncated body after the call took effect: the domain exists.
-	h.sim.Inject("POST", "/domains", sim.FaultTruncate, 1)
+	h.sim.Inject("POST", "/domains", simkit.Truncated, 1)
 	var d map[string]any
 	req, _ = http.NewRequest("POST", h.url+sim.Prefix+"/domains", strings.NewReader(`{"name":"cut.example.com"}`))
 	req.Header.Set("Authorization", "Bearer "+h.tok)
@@ -290,7 +291,7 @@ func TestFaultsAndLimits(t *testing.T) {
 	// Limit: 3 per hour; the add above was the first accepted call.
 	h.do("GET", "/auth/me", nil, nil)
 	h.do("GET", "/auth/me", nil, nil)
-	if st := h.do("GET", "/auth/me", nil, nil); st != 429 || h.sim.Denied() != 1 {
-		t.Fatalf("limit: %d denied %d", st, h.sim.Denied())
+	if st := h.do("GET", "/auth/me", nil, nil); st != 429 || h.sim.Denied(sim.DefaultAccount) != 1 {
+		t.Fatalf("limit: %d denied %d", st, h.sim.Denied(sim.DefaultAccount))
 	}
 }
