@@ -22,7 +22,7 @@ func TestDemo(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"example.com", "example.org", "shop.example.net", "mail.webnic.example", "challenges validated and their records removed"} {
+	for _, want := range []string{"example.com", "example.org", "shop.example.net", "mail.webnic.example", "example.info", "mail.example.biz", "challenges validated and their records removed"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/dcvd/dcvd/internal/backoff"
 	"github.com/dcvd/dcvd/internal/secret"
 	"github.com/dcvd/dcvd/providers"
+	sandbox "github.com/dcvd/dcvd/sandbox/certinext"
 )
 
 // API hosts (spec §1). The v2 resources live under /api/certinext/v2 below
@@ -82,11 +83,14 @@ type Options struct {
 // Spec describes the "certinext" CA type.
 func Spec() providers.Spec {
 	return providers.Spec{
-		Type:    "certinext",
-		Options: func() any { return &Options{} },
-		Open:    openAny,
-		Limits:  DefaultLimits,
-		Labels:  Labels,
+		Type:     "certinext",
+		Options:  func() any { return &Options{} },
+		Open:     openAny,
+		Limits:   DefaultLimits,
+		Labels:   Labels,
+		Commands: commands,
+		Sandbox:  sandbox.Command,
+		Demo:     sandbox.Demo,
 	}
 }
 
