@@ -8,6 +8,7 @@ import (
 
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/webnic"
+	"github.com/dcvd/dcvd/sandbox/simkit"
 	sim "github.com/dcvd/dcvd/sandbox/webnic"
 )
 
@@ -98,11 +99,11 @@ func TestTransientFaults(t *testing.T) {
 	plain := e.sim.AddOrder(sim.OrderSpec{CommonName: "plain.example.com"})
 	p := e.provider(t, providers.Base{}, nil)
 
-	e.sim.Inject("POST", "/ssl/v2/orders/search", sim.FaultRateLimit, 1)
-	e.sim.Inject("POST", "/ssl/v2/orders/search", sim.FaultServerError, 1)
-	e.sim.Inject("PUT", "/ssl/v2/orders/{id}/auth", sim.FaultTruncated, 1)
-	e.sim.Inject("GET", "/ssl/v2/orders/"+strconv.Itoa(plain)+"/auth/info", sim.FaultMalformed, 1)
-	e.sim.Inject("GET", "/ssl/v2/orders/"+strconv.Itoa(plain)+"/auth/info", sim.FaultBadGateway, 1)
+	e.sim.Inject("POST", "/ssl/v2/orders/search", simkit.RateLimit, 1)
+	e.sim.Inject("POST", "/ssl/v2/orders/search", simkit.ServerError, 1)
+	e.sim.Inject("PUT", "/ssl/v2/orders/{id}/auth", simkit.Truncated, 1)
+	e.sim.Inject("GET", "/ssl/v2/orders/"+strconv.Itoa(plain)+"/auth/info", simkit.Malformed, 1)
+	e.sim.Inject("GET", "/ssl/v2/orders/"+strconv.Itoa(plain)+"/auth/info", simkit.BadGateway, 1)
 	chs, err := p.Discover(ctx)
 	if err != nil || len(chs) != 2 {
 		t.Fatalf("discover through faults: %v %+v", err, chs)
@@ -115,7 +116,7 @@ func TestTransientFaults(t *testing.T) {
 		t.Errorf("challenge after a truncated switch reply: %+v", c)
 	}
 
-	e.sim.Inject("GET", "/ssl/v2/orders/{id}/dcv-status", sim.FaultServerError, 10)
+	e.sim.Inject("GET", "/ssl/v2/orders/{id}/dcv-status", simkit.ServerError, 10)
 	_, err = p.Submit(ctx, strconv.Itoa(plain), ofOrder(chs, plain))
 	oneLine(t, err, `webnic "test"`, "dcv status of order "+strconv.Itoa(plain), "500 DOM5000", "Unknown error")
 }

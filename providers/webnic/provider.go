@@ -267,7 +267,7 @@ func (p *Provider) Submit(ctx context.Context, order string, chs []providers.Cha
 	p.mu.Lock()
 	delete(p.polls, order) // a fresh submit restarts the pacing
 	p.mu.Unlock()
-	return p.check(ctx, order, chs)
+	return p.check(ctx, order, chs, false)
 }
 
 // Poll asks WebNIC again, paced per order: soon after publishing, then
@@ -283,16 +283,17 @@ func (p *Provider) Poll(ctx context.Context, order string, chs []providers.Chall
 		return all(chs, providers.Outcome{Status: providers.Pending, Reason: reason}), nil
 	}
 	p.mu.Unlock()
-	return p.check(ctx, order, chs)
+	return p.check(ctx, order, chs, true)
 }
 
 // check calls dcv-status and maps it: COMPLETED or certStatus ACTIVE →
 // Validated; rejected, cancelled, expired, refunded, revoked → Failed;
 // anything else → Pending with WebNIC's status as the reason. An order
-// that no longer exists → Failed.
-func (p *Provider) check(ctx context.Context, order string, chs []providers.Challenge) ([]providers.Outcome, error) {
+// that no longer exists fails its challenges when polled; a submit returns
+// the error (the engine retries it, then fails the rows).
+func (p *Provider) check(ctx context.Context, order string, chs []providers.Challenge, poll bool) ([]providers.Outcome, error) {
 	st, err := p.client.DCVStatus(ctx, order)
-	if errors.Is(err, api.ErrNotFound) {
+	if poll && errors.Is(err, api.ErrNotFound) {
 		return all(chs, providers.Outcome{Status: providers.Failed, Reason: "order not found at WebNIC: " + err.Error()}), nil
 	}
 	if err != nil {

@@ -3,11 +3,15 @@ package webnic
 import (
 	"encoding/json"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 // Default credential, accepted when Options.Users is empty.
@@ -32,11 +36,9 @@ const (
 	RouteSendApprover  = "POST /ssl/v2/orders/{id}/approver-email/send"
 )
 
-// Limit is "at most N requests per Window" for one username.
-type Limit struct {
-	N      int
-	Window time.Duration
-}
+// Limit is "at most N requests in any window of length Window" for one
+// username.
+type Limit = simkit.Limit
 
 // Options configures a simulator.
 type Options struct {
@@ -54,9 +56,9 @@ type Options struct {
 	DNSServers []string
 	// DNSTimeout bounds one DNS query (default 2s).
 	DNSTimeout time.Duration
-	// Limits are per-username request limits (default none; WebNIC
-	// publishes none, a third party claims 5000/day). Over a limit: 429
-	// with Retry-After.
+	// Limits are per-username request limits, sliding windows (default
+	// none; WebNIC publishes none, a third party claims 5000/day). Over a
+	// limit: 429 with Retry-After.
 	Limits []Limit
 	// StringIDs makes orderId a JSON string instead of a number (the shape
 	// is not documented; clients must accept both).
@@ -81,15 +83,16 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 
+	faults  simkit.Faults
+	counts  simkit.Counter
+	windows *simkit.Windows
+
 	mu        sync.Mutex
 	tokens    map[string]token
 	orders    map[int]*order
 	ids       []int
 	next      int
-	faults    []*faultRule
-	counts    map[string]int // route -> requests
-	finWrites map[int]int    // order id -> writes attempted while finished
-	history   map[string][]time.Time
+	finWrites map[int]int // order id -> writes attempted while finished
 }
 
 type token struct {
@@ -101,8 +104,7 @@ type token struct {
 func New(opts Options) *Server {
 	s := &Server{
 		opts: opts, users: opts.Users, allowed: map[string]bool{}, log: opts.Logger, now: opts.Now,
-		tokens: map[string]token{}, orders: map[int]*order{}, counts: map[string]int{},
-		finWrites: map[int]int{}, history: map[string][]time.Time{}, next: opts.FirstOrderID,
+		tokens: map[string]token{}, orders: map[int]*order{}, finWrites: map[int]int{}, next: opts.FirstOrderID,
 	}
 	if len(s.users) == 0 {
 		s.users = map[string]string{DefaultUser: DefaultPassword}
@@ -127,6 +129,7 @@ func New(opts Options) *Server {
 		timeout = 2 * time.Second
 	}
 	s.dns = &lookup{servers: opts.DNSServers, timeout: timeout}
+	s.windows = simkit.NewWindows(opts.Limits, s.now)
 	m := http.NewServeMux()
 	m.HandleFunc(RouteToken, s.mintToken)
 	m.HandleFunc(RouteSearch, s.search)
@@ -145,36 +148,48 @@ func New(opts Options) *Server {
 // ServeHTTP counts the request, applies the IP allow-list, the bearer
 // token, the rate limits and injected faults, then dispatches it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, route := s.mux.Handler(r)
-	if route == "/" || route == "" {
-		route = "unknown"
-	}
+	route := simkit.Route(s.mux, r, "")
 	s.log.Debug("webnic sandbox request", "method", r.Method, "path", r.URL.Path)
-	s.mu.Lock()
-	s.counts[route]++
-	s.mu.Unlock()
+	s.counts.Add("", route)
 	if route != RouteToken && route != "unknown" {
 		if !s.ipAllowed(r) {
-			writeFail(w, http.StatusForbidden, "2400", "RES0004", "Forbidden access")
+			s.writeStatus(w, http.StatusForbidden)
 			return
 		}
 		user, ok := s.bearer(w, r)
 		if !ok {
 			return
 		}
-		if wait, limited := s.overLimit(user); limited {
-			w.Header().Set("Retry-After", wait)
-			writeFail(w, http.StatusTooManyRequests, "2429", "RES4290", "Too many requests")
+		if ok, retry := s.windows.Allow(user); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+			s.writeStatus(w, http.StatusTooManyRequests)
 			return
 		}
 	}
-	s.mu.Lock()
-	f := s.takeFault(r.Method, r.URL.Path, route)
-	s.mu.Unlock()
-	if f != nil && f.serve(s, w, r) {
+	if f, ok := s.faults.Take(r.Method, r.URL.Path, route); ok {
+		if !s.serveOwnFault(f, w, r) {
+			f.Serve(w, r, s.mux, s.writeStatus)
+		}
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// writeStatus writes WebNIC's error reply for status (simkit.ErrorWriter).
+func (s *Server) writeStatus(w http.ResponseWriter, status int) {
+	switch status {
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeFail(w, status, "2401", "RES4010", "Invalid or missing access token")
+	case http.StatusForbidden:
+		writeFail(w, status, "2400", "RES0004", "Forbidden access")
+	case http.StatusNotFound:
+		writeFail(w, status, "2400", "SSL2404", "Order not found")
+	case http.StatusTooManyRequests:
+		writeFail(w, status, "2429", "RES4290", "Too many requests")
+	default:
+		writeFail(w, status, "5000", "DOM5000", "Unknown error")
+	}
 }
 
 // ipAllowed applies Options.AllowedIPs to the caller's address.
@@ -203,8 +218,7 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (string, bool) {
 	s.mu.Unlock()
 	switch {
 	case !found || !known:
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeFail(w, http.StatusUnauthorized, "2401", "RES4010", "Invalid or missing access token")
+		s.writeStatus(w, http.StatusUnauthorized)
 		return "", false
 	case expired:
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="expired"`)
@@ -216,18 +230,14 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (string, bool) {
 
 // Requests returns how many requests reached route (one of the Route
 // constants; "" = every route), including refused ones.
-func (s *Server) Requests(route string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if route != "" {
-		return s.counts[route]
-	}
-	n := 0
-	for _, c := range s.counts {
-		n += c
-	}
-	return n
-}
+func (s *Server) Requests(route string) int { return s.counts.Total(route) }
+
+// Rejected returns how many requests of user were refused by Limits (429).
+func (s *Server) Rejected(user string) int { return s.windows.Rejected(user) }
+
+// MaxIn returns the most requests of user accepted within any window of
+// length d (to prove a client stayed under a limit).
+func (s *Server) MaxIn(user string, d time.Duration) int { return s.windows.MaxIn(user, d) }
 
 // ExpireTokens makes every token issued so far expire now, as if the run
 // outlived them.

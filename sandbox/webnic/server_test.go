@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 // client is a test caller holding a token.
@@ -259,27 +260,27 @@ func TestFaults(t *testing.T) {
 	s := New(Options{})
 	id := s.AddOrder(OrderSpec{CommonName: "example.com", AuthType: "email"})
 	c := newClient(t, s)
-	s.Inject("POST", "/ssl/v2/orders/search", FaultRateLimit, 1)
+	s.Inject("POST", "/ssl/v2/orders/search", simkit.RateLimit, 1)
 	if st, b := c.do("POST", "/ssl/v2/orders/search", `{}`); st != 429 || b["Retry-After"] != "1" {
 		t.Errorf("429: %d %v", st, b)
 	}
-	s.Inject("", "*", FaultServerError, 1)
+	s.Inject("", "*", simkit.ServerError, 1)
 	if st, b := c.do("POST", "/ssl/v2/orders/search", `{}`); st != 500 || subCode(b) != "DOM5000" {
 		t.Errorf("500: %d %v", st, b)
 	}
-	s.Inject("", "*", FaultBadGateway, 1)
+	s.Inject("", "*", simkit.BadGateway, 1)
 	if st, b := c.do("POST", "/ssl/v2/orders/search", `{}`); st != 502 || b["raw"] == nil {
 		t.Errorf("502: %d %v", st, b)
 	}
 	// Truncated after the switch took effect.
-	s.Inject("PUT", "/ssl/v2/orders/{id}/auth", FaultTruncated, 1)
+	s.Inject("PUT", "/ssl/v2/orders/{id}/auth", simkit.Truncated, 1)
 	if st, b := c.do("PUT", fmt.Sprintf("/ssl/v2/orders/%d/auth", id), `{"authType":"dns"}`); st != 200 || b["raw"] == nil {
 		t.Errorf("truncated: %d %v", st, b)
 	}
 	if o, _ := s.Order(id); o.AuthType != "dns" {
 		t.Errorf("switch did not take effect: %+v", o)
 	}
-	s.Inject("GET", fmt.Sprintf("/ssl/v2/orders/%d/auth/info", id), FaultMalformed, 1)
+	s.Inject("GET", fmt.Sprintf("/ssl/v2/orders/%d/auth/info", id), simkit.Malformed, 1)
 	if st, b := c.do("GET", fmt.Sprintf("/ssl/v2/orders/%d/auth/info", id), ""); st != 200 || !strings.Contains(fmt.Sprint(b["raw"]), "<html>") {
 		t.Errorf("malformed: %d %v", st, b)
 	}

@@ -4,11 +4,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/dcvd/dcvd/sandbox/simkit"
 )
 
 // mintToken: POST /reseller/v2/api-user/token {"username","password"}.
@@ -49,11 +48,7 @@ func (s *Server) mintToken(w http.ResponseWriter, r *http.Request) {
 // "unparseable JSON" sub-code (DOM4002 in the Domain API). An empty body
 // decodes to the zero value.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err == nil && len(b) > 0 {
-		err = json.Unmarshal(b, v)
-	}
-	if err != nil {
+	if err := simkit.ReadJSON(r, v); err != nil {
 		writeFail(w, http.StatusBadRequest, "2400", "SSL4002", "Malformed JSON request")
 		return false
 	}
@@ -78,38 +73,4 @@ func writeFieldErrors(w http.ResponseWriter, msg string, fields ...string) {
 		"error":       subError{SubCode: "SSL4000", Message: msg},
 		"fieldErrors": fe,
 	})
-}
-
-// overLimit applies Options.Limits to user as sliding windows. When a
-// window is full it returns the Retry-After value (whole seconds until the
-// oldest call in that window leaves it).
-func (s *Server) overLimit(user string) (string, bool) {
-	if len(s.opts.Limits) == 0 {
-		return "", false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	var longest time.Duration
-	for _, l := range s.opts.Limits {
-		longest = max(longest, l.Window)
-	}
-	h := s.history[user]
-	for len(h) > 0 && now.Sub(h[0]) >= longest {
-		h = h[1:]
-	}
-	for _, l := range s.opts.Limits {
-		inWindow := 0
-		for i := len(h) - 1; i >= 0 && now.Sub(h[i]) < l.Window; i-- {
-			inWindow++
-		}
-		if inWindow >= l.N {
-			s.history[user] = h
-			oldest := h[len(h)-inWindow]
-			wait := oldest.Add(l.Window).Sub(now)
-			return strconv.Itoa(int(math.Ceil(wait.Seconds()))), true
-		}
-	}
-	s.history[user] = append(h, now)
-	return "", false
 }

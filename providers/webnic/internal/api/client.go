@@ -79,14 +79,15 @@ var (
 	ErrNotFound  = errors.New("order not found")
 )
 
-// mint gets a token (POST /reseller/v2/api-user/token). WebNIC answers a
-// wrong username with HTTP 500 RES5001, which is not retried as a server
-// fault; a genuine 500 is then asked again with the usual retries.
+// mint gets a token (POST /reseller/v2/api-user/token). Minting twice is
+// harmless, so the call is retried like a read. WebNIC answers a wrong
+// username with HTTP 500 RES5001, which is not retried as a server fault; a
+// genuine 500 is then asked again with the usual retries.
 func (c *Client) mint(ctx context.Context) (string, time.Time, error) {
 	body := map[string]string{"username": c.cfg.Username, "password": c.cfg.Password}
 	var env Envelope
 	resp, err := c.http.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: PathToken, JSON: body,
-		Out: &env, NoAuth: true, OK: []int{http.StatusInternalServerError}})
+		Out: &env, NoAuth: true, ReadOnly: true, OK: []int{http.StatusInternalServerError}})
 	if err == nil && resp.Status == http.StatusInternalServerError {
 		codes, _ := DecodeError(resp.Status, resp.Body)
 		e := &apiclient.Error{Service: "webnic", Method: http.MethodPost, Path: PathToken, Status: resp.Status, Codes: codes}
@@ -94,7 +95,7 @@ func (c *Client) mint(ctx context.Context) (string, time.Time, error) {
 			return "", time.Time{}, fmt.Errorf("%w: %w", ErrUsername, e)
 		}
 		env = Envelope{}
-		resp, err = c.http.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: PathToken, JSON: body, Out: &env, NoAuth: true})
+		resp, err = c.http.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: PathToken, JSON: body, Out: &env, NoAuth: true, ReadOnly: true})
 	}
 	if err != nil {
 		if s := apiclient.StatusOf(err); s == http.StatusUnauthorized || s == http.StatusForbidden || (s == http.StatusBadRequest && !apiclient.HasCode(err, "SSL4002")) {
@@ -145,8 +146,7 @@ func (c *Client) check(method, path string, resp *apiclient.Response, env *Envel
 }
 
 // call sends one request and decodes its data into out. The IP allow-list
-// refusal and an unknown order get their named errors wrapped around the
-// *apiclient.Error.
+// refusal gets its named error wrapped around the *apiclient.Error.
 func (c *Client) call(ctx context.Context, r apiclient.Request, out any) error {
 	var env Envelope
 	r.Out = &env
@@ -154,12 +154,17 @@ func (c *Client) call(ctx context.Context, r apiclient.Request, out any) error {
 	if err == nil {
 		err = c.check(r.Method, r.Path, resp, &env, out)
 	}
-	switch {
-	case err == nil:
-		return nil
-	case apiclient.HasCode(err, "RES0004") || apiclient.HasCode(err, "DOM0004"):
+	if apiclient.HasCode(err, "RES0004") || apiclient.HasCode(err, "DOM0004") {
 		return fmt.Errorf("%w: %w", ErrIPBlocked, err)
-	case isNotFound(err):
+	}
+	return err
+}
+
+// orderCall is call for a request about one order: "no such order" gets
+// ErrNotFound wrapped around it.
+func (c *Client) orderCall(ctx context.Context, r apiclient.Request, out any) error {
+	err := c.call(ctx, r, out)
+	if err != nil && isNotFound(err) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
@@ -214,7 +219,7 @@ func (c *Client) SearchAll(ctx context.Context, filters []Filter, size int) ([]O
 // OrderInfo reads GET /ssl/v2/orders/info?orderId=.
 func (c *Client) OrderInfo(ctx context.Context, id string) (*OrderInfo, error) {
 	var out OrderInfo
-	err := c.call(ctx, apiclient.Request{Method: http.MethodGet, Path: PathOrderInfo, Query: url.Values{"orderId": {id}}}, &out)
+	err := c.orderCall(ctx, apiclient.Request{Method: http.MethodGet, Path: PathOrderInfo, Query: url.Values{"orderId": {id}}}, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +229,7 @@ func (c *Client) OrderInfo(ctx context.Context, id string) (*OrderInfo, error) {
 // AuthInfo reads an order's challenges (GET /ssl/v2/orders/{id}/auth/info).
 func (c *Client) AuthInfo(ctx context.Context, id string) (*AuthData, error) {
 	var out AuthData
-	if err := c.call(ctx, apiclient.Request{Method: http.MethodGet, Path: apiclient.Path(PathAuthInfo, id)}, &out); err != nil {
+	if err := c.orderCall(ctx, apiclient.Request{Method: http.MethodGet, Path: apiclient.Path(PathAuthInfo, id)}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -237,7 +242,7 @@ func (c *Client) AuthInfo(ctx context.Context, id string) (*AuthData, error) {
 // AuthInfo.
 func (c *Client) ChangeAuth(ctx context.Context, id, authType string, sendGuide bool) (*AuthData, error) {
 	var out AuthData
-	err := c.call(ctx, apiclient.Request{Method: http.MethodPut, Path: apiclient.Path(PathAuth, id),
+	err := c.orderCall(ctx, apiclient.Request{Method: http.MethodPut, Path: apiclient.Path(PathAuth, id),
 		JSON: AuthRequest{AuthType: authType, SendAuthGuideEmail: sendGuide}}, &out)
 	if err != nil && !isNoData(err) {
 		return nil, err
@@ -257,7 +262,7 @@ func isNoData(err error) bool {
 // DCVStatus asks for a DCV status check (GET /ssl/v2/orders/{id}/dcv-status).
 func (c *Client) DCVStatus(ctx context.Context, id string) (*DCVStatus, error) {
 	var out DCVStatus
-	if err := c.call(ctx, apiclient.Request{Method: http.MethodGet, Path: apiclient.Path(PathDCVStatus, id)}, &out); err != nil {
+	if err := c.orderCall(ctx, apiclient.Request{Method: http.MethodGet, Path: apiclient.Path(PathDCVStatus, id)}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -277,7 +282,7 @@ func (c *Client) Approvers(ctx context.Context, domain string) (Approvers, error
 // UpdateApprover sets the approver address of an order on email DCV.
 func (c *Client) UpdateApprover(ctx context.Context, id, email string) (*AuthData, error) {
 	var out AuthData
-	err := c.call(ctx, apiclient.Request{Method: http.MethodPut, Path: apiclient.Path(PathApproverEmail, id),
+	err := c.orderCall(ctx, apiclient.Request{Method: http.MethodPut, Path: apiclient.Path(PathApproverEmail, id),
 		JSON: ApproverRequest{ApproverEmail: email}}, &out)
 	if err != nil && !isNoData(err) {
 		return nil, err
@@ -288,5 +293,5 @@ func (c *Client) UpdateApprover(ctx context.Context, id, email string) (*AuthDat
 // SendApprover (re)sends the approval email of an order on email DCV. It
 // is not repeated after an ambiguous failure (it would send twice).
 func (c *Client) SendApprover(ctx context.Context, id string) error {
-	return c.call(ctx, apiclient.Request{Method: http.MethodPost, Path: apiclient.Path(PathSendApprover, id)}, nil)
+	return c.orderCall(ctx, apiclient.Request{Method: http.MethodPost, Path: apiclient.Path(PathSendApprover, id)}, nil)
 }
