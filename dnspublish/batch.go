@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -161,3 +162,67 @@ func TXTContent(value string) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// locks holds one mutex per Lock key.
+var locks sync.Map // string → *sync.Mutex
+
+// Lock serializes, within this process, the read-modify-write changes of
+// API backends that share key (the API's URL plus the zone): two adds of
+// one value must not both see it missing, and two merges must not undo
+// each other. It returns the unlock function.
+func Lock(key string) (unlock func()) {
+	m, _ := locks.LoadOrStore(key, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// WriteError is the one-line error of an API backend's Add or Remove:
+//
+//	powerdns "pdns": add 2 records in example.com: read: GET /api/...: 401 "Unauthorized"
+//
+// label is the backend's prefix ("powerdns \"pdns\""), also the Service of
+// its apiclient, whose own copy at the start of err is dropped. It unwraps
+// to err.
+func WriteError(label, op string, n int, zone, what string, err error) error {
+	return &writeError{fmt.Sprintf("%s: %s %d records in %s: %s: %s", label, op, n, strings.TrimSuffix(zone, "."), what,
+		strings.TrimPrefix(err.Error(), label+": ")), err}
+}
+
+type writeError struct {
+	msg string
+	err error
+}
+
+func (e *writeError) Error() string { return e.msg }
+func (e *writeError) Unwrap() error { return e.err }
+
+// Identity is the configured name and zones of a backend; embedding it
+// gives a Publisher its Name and Zones methods.
+type Identity struct {
+	name  string
+	zones []string
+}
+
+// NewIdentity checks base's zones (at least one, each a domain name) and
+// returns the backend's identity and its error label (`typ "name"`).
+func NewIdentity(typ string, base Base) (Identity, string, error) {
+	label := fmt.Sprintf("%s %q", typ, base.Name)
+	id := Identity{name: base.Name}
+	if len(base.Zones) == 0 {
+		return id, label, fmt.Errorf("%s: no zones configured", label)
+	}
+	for _, z := range base.Zones {
+		if _, ok := dns.IsDomainName(z); !ok || z == "" || z == "." {
+			return id, label, fmt.Errorf("%s: zone %q is not a domain name", label, z)
+		}
+		id.zones = append(id.zones, dns.CanonicalName(z))
+	}
+	return id, label, nil
+}
+
+// Name is the configured backend name.
+func (i Identity) Name() string { return i.name }
+
+// Zones are the zones the backend writes into (canonical names).
+func (i Identity) Zones() []string { return append([]string(nil), i.zones...) }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/spf13/cobra"
 )
 
 // Publisher adds and removes DCV records in the zones one backend serves.
@@ -76,7 +78,24 @@ type Spec struct {
 	// do network I/O that can fail because a server is down: the daemon should
 	// start and report the failure per record.
 	Open func(ctx context.Context, base Base, options any) (Publisher, error)
+
+	// Commands, when set, builds the backend's own operator command, `dcvd
+	// <Type>` with its subcommands (registrar operations dcvd itself never
+	// needs, like mijndomeinreseller's auth-code). The returned command's
+	// Use must be Type. The binary adds the persistent flag --backend and
+	// passes open, which loads the configuration and opens the [[dns]]
+	// backend of this Type that --backend names, or the only one; the
+	// command type-asserts the Publisher to its own type. Errors exit
+	// through internal/cli (cli.Args, cli.Usage, cli.Failed).
+	Commands func(open OpenBackend) *cobra.Command
+	// Sandbox, when set, builds `dcvd sandbox <Type>`: the backend's API
+	// simulator with its built-in DNS server, for dry runs.
+	Sandbox func() *cobra.Command
 }
+
+// OpenBackend opens the configured [[dns]] backend a backend's command works
+// on (see Spec.Commands). Its errors carry an exit code (internal/cli).
+type OpenBackend func(cmd *cobra.Command) (Publisher, error)
 
 // SpecFor builds a Spec from a backend's options struct O and its
 // constructor, so a backend's entry point is one line:

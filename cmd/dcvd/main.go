@@ -96,6 +96,7 @@ func newRoot() *cobra.Command {
 		newVersionCmd(),
 	)
 	root.AddCommand(caCommands(g)...)
+	root.AddCommand(dnsCommands(g)...)
 	addHookCommands(root, g)
 	rejectUnknownSubcommands(root)
 	return root

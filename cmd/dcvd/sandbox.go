@@ -9,9 +9,14 @@ import (
 func newSandboxCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sandbox",
-		Short: "Serve a CA simulator so a configuration can be dry-run",
+		Short: "Serve a CA or DNS provider simulator so a configuration can be dry-run",
 	}
 	for _, spec := range caSpecs() {
+		if spec.Sandbox != nil {
+			cmd.AddCommand(spec.Sandbox())
+		}
+	}
+	for _, spec := range dnsSpecs() {
 		if spec.Sandbox != nil {
 			cmd.AddCommand(spec.Sandbox())
 		}

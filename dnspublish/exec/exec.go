@@ -37,8 +37,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/internal/ratelimit"
 )
@@ -71,9 +69,8 @@ func Spec() dnspublish.Spec { return dnspublish.SpecFor(Type, New) }
 
 // Publisher runs the configured program.
 type Publisher struct {
-	name    string
+	dnspublish.Identity
 	label   string
-	zones   []string
 	command string
 	args    []string
 	env     []string
@@ -91,23 +88,17 @@ var (
 // New validates o and returns a Publisher. It checks that the program
 // exists and is executable, but runs nothing.
 func New(base dnspublish.Base, o Options) (*Publisher, error) {
-	label := fmt.Sprintf("%s %q", Type, base.Name)
-	p := &Publisher{name: base.Name, label: label, command: o.Command, args: o.Args,
+	id, label, err := dnspublish.NewIdentity(Type, base)
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{Identity: id, label: label, command: o.Command, args: o.Args,
 		timeout: o.Timeout.Or(DefaultTimeout), ttl: o.TTL, log: base.Logger}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	if p.ttl == 0 {
 		p.ttl = dnspublish.DefaultTTL
-	}
-	if len(base.Zones) == 0 {
-		return nil, fmt.Errorf("%s: no zones configured", label)
-	}
-	for _, z := range base.Zones {
-		if _, ok := dns.IsDomainName(z); !ok || z == "" {
-			return nil, fmt.Errorf("%s: zone %q is not a domain name", label, z)
-		}
-		p.zones = append(p.zones, dns.CanonicalName(z))
 	}
 	if o.Command == "" {
 		return nil, fmt.Errorf("%s: command is required (the program's absolute path)", label)
@@ -135,12 +126,6 @@ func New(base dnspublish.Base, o Options) (*Publisher, error) {
 	return p, nil
 }
 
-// Name is the configured backend name.
-func (p *Publisher) Name() string { return p.name }
-
-// Zones are the zones this backend writes into.
-func (p *Publisher) Zones() []string { return append([]string(nil), p.zones...) }
-
 // Check reports whether the program exists and is executable.
 func (p *Publisher) Check(context.Context) error {
 	st, err := os.Stat(p.command)
@@ -165,7 +150,7 @@ func (p *Publisher) Remove(ctx context.Context, zone string, recs []dnspublish.R
 }
 
 func (p *Publisher) run(ctx context.Context, zone string, recs []dnspublish.Record, op string) (dnspublish.Result, error) {
-	z, recs, err := dnspublish.Batch(p.label, p.zones, zone, recs, p.ttl)
+	z, recs, err := dnspublish.Batch(p.label, p.Zones(), zone, recs, p.ttl)
 	if err != nil {
 		return dnspublish.Result{}, err
 	}
@@ -193,7 +178,7 @@ func (p *Publisher) once(ctx context.Context, zone string, r dnspublish.Record, 
 	cmd := osexec.CommandContext(ctx, p.command, args...)
 	cmd.Env = append(baseEnv(), p.env...)
 	cmd.Env = append(cmd.Env,
-		"DCVD_ZONE="+zone, "DCVD_BACKEND="+p.name, "DCVD_OPERATION="+op,
+		"DCVD_ZONE="+zone, "DCVD_BACKEND="+p.Name(), "DCVD_OPERATION="+op,
 		"DCVD_FQDN="+r.FQDN, "DCVD_TYPE="+string(r.Type), "DCVD_VALUE="+r.Value, "DCVD_TTL="+ttl)
 	var stderr, stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &limited{&stdout, 64 << 10}, &limited{&stderr, 64 << 10}
@@ -204,7 +189,7 @@ func (p *Publisher) once(ctx context.Context, zone string, r dnspublish.Record, 
 	cmd.WaitDelay = 2 * time.Second
 	start := time.Now()
 	err := cmd.Run()
-	p.log.Debug("exec run", "backend", p.name, "op", op, "fqdn", r.FQDN, "type", r.Type, "took", time.Since(start), "err", err)
+	p.log.Debug("exec run", "backend", p.Name(), "op", op, "fqdn", r.FQDN, "type", r.Type, "took", time.Since(start), "err", err)
 	if err == nil {
 		return nil
 	}

@@ -120,7 +120,7 @@ func (p *Publisher) Check(ctx context.Context) error {
 		have[strings.ToLower(z.Name)] = true
 	}
 	var missing []string
-	for _, z := range p.zones {
+	for _, z := range p.Zones() {
 		if !have[z] {
 			missing = append(missing, strings.TrimSuffix(z, "."))
 		}

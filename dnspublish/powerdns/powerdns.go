@@ -29,10 +29,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/miekg/dns"
 
 	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/internal/apiclient"
@@ -83,9 +80,8 @@ func Spec() dnspublish.Spec { return dnspublish.SpecFor(Type, New) }
 
 // Publisher writes records through one PowerDNS API.
 type Publisher struct {
-	name   string
+	dnspublish.Identity
 	label  string // `powerdns "pdns"`, the prefix of every error
-	zones  []string
 	api    *apiclient.Client
 	prefix string // /api/v1/servers/{server_id}
 	ttl    uint32
@@ -105,25 +101,19 @@ var (
 // New validates o and returns a Publisher. It reads the API key but does no
 // network I/O.
 func New(base dnspublish.Base, o Options) (*Publisher, error) {
-	label := fmt.Sprintf("%s %q", Type, base.Name)
+	id, label, err := dnspublish.NewIdentity(Type, base)
+	if err != nil {
+		return nil, err
+	}
 	fail := func(format string, a ...any) (*Publisher, error) {
 		return nil, fmt.Errorf("%s: %s", label, fmt.Sprintf(format, a...))
 	}
-	p := &Publisher{name: base.Name, label: label, ttl: o.TTL, notify: o.Notify == nil || *o.Notify, log: base.Logger}
+	p := &Publisher{Identity: id, label: label, ttl: o.TTL, notify: o.Notify == nil || *o.Notify, log: base.Logger}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	if p.ttl == 0 {
 		p.ttl = dnspublish.DefaultTTL
-	}
-	if len(base.Zones) == 0 {
-		return fail("no zones configured")
-	}
-	for _, z := range base.Zones {
-		if _, ok := dns.IsDomainName(z); !ok || z == "" {
-			return fail("zone %q is not a domain name", z)
-		}
-		p.zones = append(p.zones, dns.CanonicalName(z))
 	}
 	u, err := url.Parse(o.APIURL)
 	if o.APIURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -140,11 +130,11 @@ func New(base dnspublish.Base, o Options) (*Publisher, error) {
 	if err != nil {
 		return fail("%v", err)
 	}
-	id := o.ServerID
-	if id == "" {
-		id = DefaultServerID
+	serverID := o.ServerID
+	if serverID == "" {
+		serverID = DefaultServerID
 	}
-	p.prefix = apiclient.Path("/api/v1/servers/%s", id)
+	p.prefix = apiclient.Path("/api/v1/servers/%s", serverID)
 	p.api = apiclient.New(apiclient.Config{
 		Service: label,
 		BaseURL: strings.TrimRight(o.APIURL, "/"),
@@ -158,19 +148,6 @@ func New(base dnspublish.Base, o Options) (*Publisher, error) {
 	return p, nil
 }
 
-// Name is the configured backend name.
-func (p *Publisher) Name() string { return p.name }
-
-// Zones are the zones this backend writes into.
-func (p *Publisher) Zones() []string { return append([]string(nil), p.zones...) }
-
-// zoneLocks serializes the read-modify-write rounds of every Publisher in
-// this process per API and zone.
-var zoneLocks sync.Map // string → *sync.Mutex
-
 func (p *Publisher) lock(zone string) func() {
-	m, _ := zoneLocks.LoadOrStore(p.api.BaseURL()+p.prefix+" "+zone, new(sync.Mutex))
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
+	return dnspublish.Lock(p.api.BaseURL() + p.prefix + " " + zone)
 }

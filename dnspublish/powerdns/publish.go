@@ -25,7 +25,7 @@ func (p *Publisher) Remove(ctx context.Context, zone string, recs []dnspublish.R
 }
 
 func (p *Publisher) change(ctx context.Context, zoneName string, recs []dnspublish.Record, add bool) (dnspublish.Result, error) {
-	z, recs, err := dnspublish.Batch(p.label, p.zones, zoneName, recs, p.ttl)
+	z, recs, err := dnspublish.Batch(p.label, p.Zones(), zoneName, recs, p.ttl)
 	if err != nil || len(recs) == 0 {
 		return dnspublish.Result{}, err
 	}
@@ -34,8 +34,7 @@ func (p *Publisher) change(ctx context.Context, zoneName string, recs []dnspubli
 		op = "add"
 	}
 	wrap := func(what string, err error) error {
-		return &opError{fmt.Sprintf("%s: %s %d records in %s: %s: %s", p.label, op, len(recs), strings.TrimSuffix(z, "."), what,
-			strings.TrimPrefix(err.Error(), p.label+": ")), err}
+		return dnspublish.WriteError(p.label, op, len(recs), z, what, err)
 	}
 	var names []string
 	seen := map[string]bool{}
@@ -66,7 +65,7 @@ func (p *Publisher) change(ctx context.Context, zoneName string, recs []dnspubli
 		}
 		if round > 0 {
 			p.log.Info("powerdns: RRsets changed concurrently by someone else; merging again",
-				"backend", p.name, "zone", z, "names", names, "round", round)
+				"backend", p.Name(), "zone", z, "names", names, "round", round)
 			if err := backoff.Sleep(ctx, backoffPolicy.Delay(round-1)); err != nil {
 				return dnspublish.Result{}, wrap("wait", err)
 			}
@@ -91,7 +90,7 @@ func (p *Publisher) change(ctx context.Context, zoneName string, recs []dnspubli
 	if wrote {
 		p.afterChange(ctx, z, state)
 	}
-	p.log.Debug("powerdns "+op, "backend", p.name, "zone", z, "records", len(recs), "wrote", wrote, "serial", state.Serial)
+	p.log.Debug("powerdns "+op, "backend", p.Name(), "zone", z, "records", len(recs), "wrote", wrote, "serial", state.Serial)
 	return dnspublish.Result{Serial: state.Serial}, nil
 }
 
@@ -298,13 +297,13 @@ func (p *Publisher) patch(ctx context.Context, z string, names []string, changes
 func (p *Publisher) afterChange(ctx context.Context, z string, st *zone) {
 	if st.DNSSEC && !st.APIRectify {
 		if _, err := p.api.Do(ctx, apiclient.Request{Method: http.MethodPut, Path: p.zonePath(z) + "/rectify"}); err != nil {
-			p.log.Warn("powerdns: rectify failed", "backend", p.name, "zone", z, "err", err)
+			p.log.Warn("powerdns: rectify failed", "backend", p.Name(), "zone", z, "err", err)
 		}
 	}
 	kind := strings.ToLower(st.Kind)
 	if p.notify && (kind == "master" || kind == "primary") {
 		if _, err := p.api.Do(ctx, apiclient.Request{Method: http.MethodPut, Path: p.zonePath(z) + "/notify"}); err != nil {
-			p.log.Warn("powerdns: notify failed", "backend", p.name, "zone", z, "err", err)
+			p.log.Warn("powerdns: notify failed", "backend", p.Name(), "zone", z, "err", err)
 		}
 	}
 }
@@ -316,14 +315,3 @@ func trimDots(names []string) []string {
 	}
 	return out
 }
-
-// opError is one line naming the backend, the operation and the API's own
-// error once (apiclient errors start with the backend label too), and
-// unwraps to the cause.
-type opError struct {
-	msg string
-	err error
-}
-
-func (e *opError) Error() string { return e.msg }
-func (e *opError) Unwrap() error { return e.err }

@@ -7,6 +7,7 @@ import (
 	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/dnspublish/embedded"
 	dnsexec "github.com/dcvd/dcvd/dnspublish/exec"
+	"github.com/dcvd/dcvd/dnspublish/mijndomeinreseller"
 	"github.com/dcvd/dcvd/dnspublish/powerdns"
 	"github.com/dcvd/dcvd/dnspublish/rfc2136"
 	"github.com/dcvd/dcvd/internal/config"
@@ -24,6 +25,7 @@ func Registry() config.Registry {
 			embedded.Spec(),
 			powerdns.Spec(),
 			dnsexec.Spec(),
+			mijndomeinreseller.Spec(),
 		),
 		CA: index(func(s providers.Spec) string { return s.Type },
 			digicert.Spec(),
