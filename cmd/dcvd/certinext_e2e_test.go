@@ -41,7 +41,9 @@ func newCNXWorld(t *testing.T, zones []string, o cnx.Options) *cnxWorld {
 	var bz []testenv.BINDZone
 	var sec strings.Builder
 	for _, z := range zones {
-		bz = append(bz, testenv.BINDZone{Name: z, Notify: []string{fmt.Sprintf("127.0.0.1 port %d", secPort)}})
+		// notify-delay 0: the secondary hears of each change at once (BIND
+		// waits 5 s by default), which keeps these tests short.
+		bz = append(bz, testenv.BINDZone{Name: z, Notify: []string{fmt.Sprintf("127.0.0.1 port %d", secPort)}, Options: " notify-delay 0;"})
 	}
 	p := testenv.StartBIND(t, testenv.BINDOptions{Zones: bz})
 	for _, z := range zones {
@@ -369,5 +371,44 @@ func TestCERTInextCommands(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "POST /oauth/token: 401 invalid_client") || strings.Contains(r.stderr, "wrong-secret") ||
 		strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Fatalf("wrong secret: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestCERTInextDiagnosticsInStatus: an account publishing at an owner the
+// CA does not query (txt_label = "_emsign-validation", the CA checks
+// _emudhra-challenge) keeps failing verify; `dcvd status` shows CERTInext's
+// own diagnostics as the reason, and the run says it is still waiting.
+func TestCERTInextDiagnosticsInStatus(t *testing.T) {
+	w := newCNXWorld(t, []string{"diag.test"}, cnx.Options{DomainShape: cnx.DomainNoHost})
+	w.sim.AddDomain(cnx.DomainSpec{Name: "shop.diag.test"})
+	cfg := w.config(t, cnx.DefaultSecret, `[{n = 1000, window = "1s"}]`)
+	text := readFile(t, cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(text, "prevalidate = true", "prevalidate = true\ntxt_label = \"_emsign-validation\"", 1)), 0o600)
+	ctx := deadlineCtx(t, time.Minute)
+	r := runDcvd(t, ctx, nil, "run", "--config", cfg, "--timeout", "3s")
+	if r.code != 3 {
+		t.Fatalf("run exit %d, want 3 (waiting)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	d, _ := w.sim.Domain("shop.diag.test")
+	if d.Attempts < 2 {
+		t.Errorf("%d verify attempts, want the 422 retried", d.Attempts)
+	}
+	r = runDcvd(t, ctx, nil, "status", "--config", cfg)
+	want := fmt.Sprintf("(RECORD_NOT_FOUND): expected TXT _emudhra-challenge.shop.diag.test %q; 0/2 perspectives agreed", d.Token)
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Fatalf("status lacks CERTInext's diagnostics %q:\nexit %d\n%s%s", want, r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestCERTInextWrongSecretRun: `dcvd run` with a refused client secret
+// says so in one line naming the token endpoint and invalid_client.
+func TestCERTInextWrongSecretRun(t *testing.T) {
+	w := newCNXWorld(t, []string{"bad.test"}, cnx.Options{})
+	w.sim.AddOrder(cnx.OrderSpec{Domain: "www.bad.test"})
+	cfg := w.config(t, "wrong-secret", `[{n = 1000, window = "1s"}]`)
+	r := runDcvd(t, deadlineCtx(t, time.Minute), nil, "run", "--config", cfg, "--timeout", "10s")
+	if r.code != 1 || !strings.Contains(r.stdout, `error: cnx: discover: certinext "cnx": list orders, page 1: certinext: POST /oauth/token: 401 invalid_client: "Client authentication failed"`) ||
+		strings.Contains(r.stdout+r.stderr, "wrong-secret") {
+		t.Fatalf("wrong secret: exit %d, want 1 and one line naming the token endpoint\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 }
