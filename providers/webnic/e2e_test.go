@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dcvd/dcvd/internal/testenv"
+	"github.com/dcvd/dcvd/sandbox/simkit"
 	sim "github.com/dcvd/dcvd/sandbox/webnic"
 )
 
@@ -394,4 +395,94 @@ func TestHostileChallenge(t *testing.T) {
 	if l := w.leftovers(t); len(l) > 0 {
 		t.Errorf("records left:\n%s", strings.Join(l, "\n"))
 	}
+}
+
+// TestRunBadInput: each credential problem and a CA fault during `dcvd run`
+// gives one line naming the cause and the documented exit code, and loses
+// nothing (the next good run issues every order).
+func TestRunBadInput(t *testing.T) {
+	w := newWorld(t, zoneNames(2))
+	pending, finished := w.seed(6)
+	good := w.cfg
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	variant := func(old, new string) {
+		t.Helper()
+		b, err := os.ReadFile(good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), old) {
+			t.Fatalf("config lacks %q", old)
+		}
+		w.cfg = filepath.Join(t.TempDir(), "config.toml")
+		os.WriteFile(w.cfg, []byte(strings.Replace(string(b), old, new, 1)), 0o600)
+	}
+	for _, c := range []struct {
+		name, old, new string
+		code           int
+		want           []string
+	}{
+		{"wrong username", fmt.Sprintf("username = %q", sim.DefaultUser), `username = "api-nobody"`, 1,
+			[]string{"username rejected", "500 RES5001", "Invalid username"}},
+		{"wrong password", "password_file", "password = \"not-it\"\n#", 1,
+			[]string{"password rejected", "RES4012"}},
+		{"missing password file", "password_file = \"", "password_file = \"/nonexistent", 2,
+			[]string{"config.toml", "password_file"}},
+		{"unknown environment", "[[ca]]\n", "[[ca]]\nenvironment = \"staging\"\n", 2,
+			[]string{"config.toml", `environment "staging"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			variant(c.old, c.new)
+			r := w.dcvd(t, ctx, "run", "--timeout", "30s")
+			if r.code != c.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, c.code, r.stdout, r.stderr)
+			}
+			out := r.stdout + r.stderr
+			for _, want := range c.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\nstdout:\n%s\nstderr:\n%s", want, r.stdout, r.stderr)
+				}
+			}
+			t.Logf("exit %d: %s", r.code, strings.TrimSpace(out))
+			if strings.Contains(out, "not-it") {
+				t.Errorf("password echoed:\n%s", out)
+			}
+		})
+	}
+
+	// IP not allow-listed: the simulator now only allows another address.
+	t.Run("IP not allow-listed", func(t *testing.T) {
+		w.cfg = good
+		blocked := sim.New(sim.Options{AllowedIPs: []string{"127.0.0.99"}})
+		blocked.AddOrder(sim.OrderSpec{CommonName: "x." + w.zones[0]})
+		srv := httptest.NewServer(blocked)
+		defer srv.Close()
+		b, _ := os.ReadFile(good)
+		re := strings.SplitN(strings.SplitN(string(b), "base_url = \"", 2)[1], "\"", 2)[0]
+		variant(re, srv.URL)
+		r := w.dcvd(t, ctx, "run", "--timeout", "30s")
+		if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "IP address is not on the API credential's allow-list") || !strings.Contains(r.stdout+r.stderr, "403 RES0004") {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	// A CA fault in the middle of the run (5xx on every status check, a
+	// truncated switch reply): the run says which call failed and exits with
+	// a code; the next run finishes the job.
+	t.Run("faults then a good run", func(t *testing.T) {
+		w.cfg = good
+		w.sim.Inject("PUT", "/ssl/v2/orders/{id}/auth", simkit.Truncated, 1)
+		w.sim.Inject("GET", "/ssl/v2/orders/{id}/dcv-status", simkit.ServerError, 1000)
+		r := w.dcvd(t, ctx, "run", "--timeout", "5s")
+		if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "500 DOM5000") {
+			t.Errorf("run with a failing CA: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		w.sim.ClearFaults()
+		r = w.dcvd(t, ctx, "run", "--timeout", "1m")
+		if r.code != 0 {
+			t.Fatalf("good run: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		w.check(t, pending, finished)
+	})
 }

@@ -30,6 +30,9 @@ func (s *Server) Inject(method, path string, f simkit.Fault, n int) {
 	s.faults.Inject(method, path, f, n)
 }
 
+// ClearFaults removes every injected fault.
+func (s *Server) ClearFaults() { s.faults.Clear() }
+
 // serveOwnFault handles WebNIC's own faults and reports whether it did.
 func (s *Server) serveOwnFault(f simkit.Fault, w http.ResponseWriter, r *http.Request) bool {
 	switch f {
