@@ -17,13 +17,18 @@ import (
 
 func newConfigCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Configuration tools"}
-	cmd.AddCommand(&cobra.Command{
+	var online bool
+	check := &cobra.Command{
 		Use:   "check",
 		Short: "Validate the config and print the routing plan (secrets redacted)",
 		Long: `config check loads the configuration exactly as the daemon does, opens every DNS
 backend and CA account (no network I/O), and prints which zone goes to which
 backend, which CA accounts are polled when, and how propagation is checked.
-Secrets are never printed. Exit code 2 on any error, naming file:line.`,
+Secrets are never printed. Exit code 2 on any error, naming file:line.
+
+With --online, each DNS backend that can (dnspublish.Checker) also checks its
+credentials and zones with one read call per zone; a failure is printed with
+the backend's own message and exits 1.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := app.LoadConfig(g.configPath)
@@ -52,9 +57,14 @@ Secrets are never printed. Exit code 2 on any error, naming file:line.`,
 				}
 			}
 			printPlan(cmd.OutOrStdout(), cfg, router)
+			if online {
+				return checkOnline(cmd.Context(), cmd.OutOrStdout(), pubs)
+			}
 			return nil
 		},
-	})
+	}
+	check.Flags().BoolVar(&online, "online", false, "also check each DNS backend's credentials and zones with a read call")
+	cmd.AddCommand(check)
 	return cmd
 }
 
