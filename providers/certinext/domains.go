@@ -106,7 +106,8 @@ func (p *Provider) discoverDomain(ctx context.Context, id, name string) (provide
 
 // submitDomain verifies a domain now. 200 VERIFIED → Validated; 422 → NotVisible
 // with the diagnostics (read from the last attempt when the 422 carries
-// none); 404, or a domain no longer active (409) → Failed.
+// none); a domain no longer active (409) → Failed. Any other failure, 404
+// included, is returned (Poll turns a domain that is gone into Failed).
 func (p *Provider) submitDomain(ctx context.Context, id string, chs []providers.Challenge) ([]providers.Outcome, error) {
 	res, err := p.client.VerifyDomain(ctx, id)
 	var vf *api.VerifyFailed
@@ -121,7 +122,7 @@ func (p *Provider) submitDomain(ctx context.Context, id string, chs []providers.
 	}
 	if err != nil {
 		switch apiclient.StatusOf(err) {
-		case http.StatusNotFound, http.StatusConflict, http.StatusGone:
+		case http.StatusConflict, http.StatusGone:
 			return all(chs, providers.Outcome{Status: providers.Failed, Reason: reasonOf(err)}), nil
 		}
 		return nil, fmt.Errorf("certinext %q: verify domain %s: %w", p.name, id, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/internal/testenv"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/certinext"
@@ -42,7 +43,8 @@ func newEnv(t *testing.T, zones []string, o sim.Options) *env {
 func (e *env) provider(t *testing.T, extra func(*certinext.Options)) *certinext.Provider {
 	t.Helper()
 	o := &certinext.Options{BaseURL: e.url, AccountNumber: sim.DefaultAccount, ClientSecret: sim.DefaultSecret,
-		BackoffMin: "1ms", BackoffMax: "5ms", RateLimits: []certinext.LimitOption{{N: 100000, Window: "1s"}}}
+		BackoffMin: config.Duration(time.Millisecond), BackoffMax: config.Duration(5 * time.Millisecond),
+		RateLimits: []certinext.LimitOption{{N: 100000, Window: config.Duration(time.Second)}}}
 	if extra != nil {
 		extra(o)
 	}

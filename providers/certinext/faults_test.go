@@ -34,6 +34,7 @@ func oneLine(t *testing.T, err error, want ...string) {
 }
 
 func TestWrongCredentials(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, []string{"example.com"}, sim.Options{})
 	e.sim.AddOrder(sim.OrderSpec{Domain: "a.example.com"})
 	for _, o := range []func(*certinext.Options){
@@ -53,6 +54,7 @@ func TestWrongCredentials(t *testing.T) {
 // that is refused: every call still succeeds; refreshes are used while they
 // work and the client credentials when they do not.
 func TestTokenExpiryAndRefusedRefresh(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, []string{"example.com"}, sim.Options{AccessTTL: 400 * time.Millisecond})
 	for i := range 5 {
@@ -91,6 +93,7 @@ func TestTokenExpiryAndRefusedRefresh(t *testing.T) {
 // 429 with Retry-After, 5xx, and a truncated answer are retried; after the
 // retries the error is one line naming the request and CERTInext's words.
 func TestRetriedFaults(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, []string{"example.com"}, sim.Options{})
 	id := e.sim.AddOrder(sim.OrderSpec{Domain: "a.example.com"})
@@ -127,6 +130,7 @@ func TestRetriedFaults(t *testing.T) {
 
 // The list answered as a bare array instead of a page envelope.
 func TestBareLists(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, []string{"example.com"}, sim.Options{BareLists: true})
 	e.sim.AddOrder(sim.OrderSpec{Domain: "a.example.com"})
@@ -143,6 +147,7 @@ func TestBareLists(t *testing.T) {
 // Paging with a small page over many domains sees each exactly once (the
 // simulator's default order is unstable; the client sorts).
 func TestDomainPagingStable(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, []string{"example.com"}, sim.Options{})
 	for i := range 60 {
@@ -165,6 +170,7 @@ func TestDomainPagingStable(t *testing.T) {
 // 409 on a duplicate domain names the existing domain; a create whose
 // answer was cut after it took effect is reconciled, not repeated.
 func TestAddDomain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, []string{"example.com"}, sim.Options{})
 	id := e.sim.AddDomain(sim.DomainSpec{Name: "dup.example.com"})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/internal/backoff"
+	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/internal/secret"
 	"github.com/dcvd/dcvd/providers"
 	sandbox "github.com/dcvd/dcvd/sandbox/certinext"
@@ -69,15 +70,15 @@ type Options struct {
 	// most 100.
 	PageSize int `toml:"page_size"`
 	// Timeout of one HTTP request (default 30s).
-	Timeout string `toml:"timeout"`
+	Timeout config.Duration `toml:"timeout"`
 	// RateLimits replace DefaultLimits: [{n = 100, window = "10s"}].
 	RateLimits []LimitOption `toml:"rate_limits"`
 	// BackoffMin and BackoffMax bound the retry backoff after 429/5xx
 	// (defaults 1s and 1m); Retries is the number of extra attempts
 	// (default 4; 0 keeps the default, -1 none).
-	BackoffMin string `toml:"backoff_min"`
-	BackoffMax string `toml:"backoff_max"`
-	Retries    int    `toml:"retries"`
+	BackoffMin config.Duration `toml:"backoff_min"`
+	BackoffMax config.Duration `toml:"backoff_max"`
+	Retries    int             `toml:"retries"`
 }
 
 // Spec describes the "certinext" CA type.
@@ -181,28 +182,16 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 	if o.RateLimits != nil {
 		s.limits = nil
 		for i, l := range o.RateLimits {
-			d, err := time.ParseDuration(l.Window)
-			if err != nil || d <= 0 || l.N <= 0 {
+			if l.N <= 0 || l.Window <= 0 {
 				return nil, fmt.Errorf("rate_limits[%d]: want n > 0 and a window like \"10s\"", i)
 			}
-			s.limits = append(s.limits, providers.RateLimit{N: l.N, Window: d})
+			s.limits = append(s.limits, providers.RateLimit{N: l.N, Window: l.Window.D()})
 		}
 	}
-	for _, b := range []struct {
-		key, v string
-		dst    *time.Duration
-	}{{"timeout", o.Timeout, &s.timeout}, {"backoff_min", o.BackoffMin, &s.backoff.Min}, {"backoff_max", o.BackoffMax, &s.backoff.Max}} {
-		if b.v == "" {
-			continue
-		}
-		d, err := time.ParseDuration(b.v)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%s %q: want a positive duration like \"30s\"", b.key, b.v)
-		}
-		*b.dst = d
-	}
+	s.timeout = o.Timeout.D()
+	s.backoff = backoff.Policy{Min: o.BackoffMin.D(), Max: o.BackoffMax.D()}
 	if s.backoff.Max != 0 && s.backoff.Max < s.backoff.Min {
-		return nil, fmt.Errorf("backoff_max %q: want at least backoff_min %q", o.BackoffMax, o.BackoffMin)
+		return nil, fmt.Errorf("backoff_max %s: want at least backoff_min %s", s.backoff.Max, s.backoff.Min)
 	}
 	if s.retries < -1 {
 		return nil, fmt.Errorf("retries %d: want -1 (none), 0 (default) or more", o.Retries)
@@ -212,6 +201,6 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 
 // LimitOption is one configured rate limit.
 type LimitOption struct {
-	N      int    `toml:"n"`
-	Window string `toml:"window"`
+	N      int             `toml:"n"`
+	Window config.Duration `toml:"window"`
 }

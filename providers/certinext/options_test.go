@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/certinext"
 )
@@ -35,9 +37,12 @@ func TestOptions(t *testing.T) {
 		{"undocumented label", func(o *certinext.Options) { o.TXTLabel = "_acme-challenge" }, providers.Base{}, `txt_label "_acme-challenge"`},
 		{"cname method", nil, providers.Base{Method: "dns-cname"}, `method "dns-cname"`},
 		{"page size", func(o *certinext.Options) { o.PageSize = 500 }, providers.Base{}, "page_size 500"},
-		{"timeout", func(o *certinext.Options) { o.Timeout = "soon" }, providers.Base{}, `timeout "soon"`},
-		{"backoff order", func(o *certinext.Options) { o.BackoffMin = "1m"; o.BackoffMax = "1s" }, providers.Base{}, "backoff_max"},
-		{"rate limit", func(o *certinext.Options) { o.RateLimits = []certinext.LimitOption{{N: 0, Window: "1s"}} }, providers.Base{}, "rate_limits[0]"},
+		{"backoff order", func(o *certinext.Options) {
+			o.BackoffMin, o.BackoffMax = config.Duration(time.Minute), config.Duration(time.Second)
+		}, providers.Base{}, "backoff_max 1s: want at least backoff_min 1m0s"},
+		{"rate limit", func(o *certinext.Options) {
+			o.RateLimits = []certinext.LimitOption{{N: 0, Window: config.Duration(time.Second)}}
+		}, providers.Base{}, "rate_limits[0]"},
 		{"base_url twice", func(o *certinext.Options) { o.BaseURL = "http://a" }, providers.Base{BaseURL: "http://b"}, "base_url given twice"},
 	} {
 		o := ok()

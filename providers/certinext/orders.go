@@ -143,8 +143,9 @@ func (p *Provider) discoverOrder(ctx context.Context, id string) ([]providers.Ch
 }
 
 // submitOrder verifies each name: 200/204 → Validated; 422 → NotVisible
-// with CERTInext's words; 404 (name or order gone) → Failed; 409 (the order
-// left pending-dcv) → the order decides.
+// with CERTInext's words; 409 (the order left pending-dcv) → the order
+// decides. Any other failure, 404 included, is returned (Poll turns an
+// order that is gone into Failed rows).
 func (p *Provider) submitOrder(ctx context.Context, id string, chs []providers.Challenge) ([]providers.Outcome, error) {
 	outs := make([]providers.Outcome, len(chs))
 	conflict := false
@@ -154,8 +155,6 @@ func (p *Provider) submitOrder(ctx context.Context, id string, chs []providers.C
 		switch {
 		case errors.As(err, &vf):
 			outs[i] = providers.Outcome{Status: providers.NotVisible, Reason: reasonOf(vf)}
-		case apiclient.StatusOf(err) == http.StatusNotFound:
-			outs[i] = providers.Outcome{Status: providers.Failed, Reason: reasonOf(err)}
 		case apiclient.StatusOf(err) == http.StatusConflict:
 			conflict = true
 		case err != nil:

@@ -15,6 +15,7 @@ import (
 // BIND: a single name, apex + wildcard (one challenge), a multi-SAN order,
 // and a name covered by a verified account domain (nothing to do).
 func TestOrders(t *testing.T) {
+	t.Parallel()
 	for _, shape := range []sim.OrderShape{sim.OrderFlat, sim.OrderChallenges, sim.OrderList} {
 		t.Run([]string{"flat", "challenges", "list"}[shape], func(t *testing.T) {
 			ctx := context.Background()
@@ -86,6 +87,7 @@ func TestOrders(t *testing.T) {
 
 // A cancelled order fails; a name the CA does not know fails.
 func TestOrderFailures(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, []string{"example.com"}, sim.Options{})
 	id := e.sim.AddOrder(sim.OrderSpec{Domain: "x.example.com"})
@@ -103,9 +105,12 @@ func TestOrderFailures(t *testing.T) {
 	if err != nil || outs[0].Status != providers.Failed {
 		t.Fatalf("submit cancelled: %+v %v", outs, err)
 	}
-	outs, err = p.Submit(ctx, "999", chs)
+	if _, err = p.Submit(ctx, "999", chs); err == nil || !strings.Contains(err.Error(), "POST /ssl-certificates/999/dcv/verify: 404") {
+		t.Fatalf("submit unknown order: %v", err)
+	}
+	outs, err = p.Poll(ctx, "999", chs)
 	if err != nil || outs[0].Status != providers.Failed || !strings.Contains(outs[0].Reason, "not found") {
-		t.Fatalf("unknown order: %+v %v", outs, err)
+		t.Fatalf("poll unknown order: %+v %v", outs, err)
 	}
 }
 
@@ -113,6 +118,7 @@ func TestOrderFailures(t *testing.T) {
 // owner placement; email domains are switched, http-url, verified and
 // inactive domains are left alone.
 func TestPrevalidate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		shape    sim.DomainShape
@@ -181,6 +187,7 @@ func TestPrevalidate(t *testing.T) {
 // A txt_label the CA does not query: the verify fails and the reason says
 // where CERTInext looked — its diagnostics, shown by `dcvd status`.
 func TestPrevalidateWrongLabelShowsDiagnostics(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, []string{"example.com"}, sim.Options{DomainShape: sim.DomainNoHost})
 	id := e.sim.AddDomain(sim.DomainSpec{Name: "pending.example.com"})
@@ -205,6 +212,7 @@ func TestPrevalidateWrongLabelShowsDiagnostics(t *testing.T) {
 // A token minted outside dcvd (a PATCH of the method) makes the published
 // one useless: Poll says Failed so the next discovery publishes the new one.
 func TestPollDomainTokenReplaced(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, []string{"example.com"}, sim.Options{})
 	id := e.sim.AddDomain(sim.DomainSpec{Name: "pending.example.com"})

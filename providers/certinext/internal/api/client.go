@@ -235,7 +235,7 @@ func (c *Client) verify(ctx context.Context, path string, body any) (*VerifyResu
 		f := &VerifyFailed{Path: path}
 		if err := json.Unmarshal(resp.Body, &f.Problem); err != nil {
 			return nil, &apiclient.Error{Service: "certinext", Method: http.MethodPost, Path: path, Status: resp.Status,
-				Detail: "malformed 422 body: " + apiclient.Snippet(resp.Body)}
+				Detail: "malformed JSON in the 422 body: " + apiclient.Snippet(resp.Body)}
 		}
 		return nil, f
 	case resp.Status == http.StatusNoContent || len(strings.TrimSpace(string(resp.Body))) == 0:
