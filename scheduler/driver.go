@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,6 +27,10 @@ type driver struct {
 	every    time.Duration // fetch interval: Fetch, or longer when a fetch is slow
 	storeErr error
 }
+
+// storePause is how long the daemon waits after the store failed before it
+// reads and writes again.
+const storePause = 5 * time.Second
 
 type result struct {
 	what  string
@@ -59,6 +64,18 @@ func (d *driver) loop(ctx context.Context, wake <-chan struct{}) {
 		}
 	}()
 	for ctx.Err() == nil {
+		if d.storeErr != nil {
+			// The store fails (a full disk, a lost database): steps cannot
+			// save what they did, and repeating them at once would spin.
+			// A run ends with the error; the daemon pauses and tries again.
+			if d.once {
+				return
+			}
+			d.sleep(ctx, storePause, wake)
+			d.storeErr = nil
+			d.fetched = time.Time{}
+			continue
+		}
 		now := time.Now()
 		if now.Sub(d.fetched) >= d.every {
 			d.fetch(ctx, now)
@@ -184,6 +201,9 @@ func (d *driver) finish(r result) {
 	}
 	if r.err != nil && r.err != context.Canceled && r.err != context.DeadlineExceeded {
 		d.e.log.Warn("step failed", "step", r.what, "rows", len(r.rows), "err", r.err)
+		if errors.Is(r.err, errStore) {
+			d.storeErr = r.err
+		}
 	}
 	now := time.Now()
 	for _, c := range r.saved {

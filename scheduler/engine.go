@@ -26,6 +26,7 @@ type Engine struct {
 	order    []*account
 	backends map[string]*backend
 	trace    func(step string, rows int, took time.Duration) // tests and benchmarks
+	fault    func(point string)                              // fault-injection tests: called at each faultPoint
 	changeMu sync.Mutex                                      // OnChange calls are serialized
 }
 
@@ -118,6 +119,7 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 		rows = append(rows, e.delegated(ctx, c))
 	}
 	n, err := e.st.Discover(ctx, rows)
+	e.faultAt(faultDiscovered)
 	if err != nil {
 		return 0, refused, fmt.Errorf("%s: store discovered challenges: %w", a.name, err)
 	}

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -28,6 +29,11 @@ func (b *batch) add(c *store.Challenge) {
 
 func (b *batch) len() int { return len(b.rows) }
 
+// errStore marks a step error that comes from the store itself (a save
+// that failed for another reason than a conflict): the driver stops a run,
+// and pauses the daemon, instead of repeating the step at once.
+var errStore = errors.New("store")
+
 // saveTimeout bounds a save that must survive the caller's cancellation: a
 // step whose side effect happened records it even when the run is ending.
 const saveTimeout = 30 * time.Second
@@ -49,7 +55,7 @@ func (e *Engine) commit(ctx context.Context, b *batch) ([]*store.Challenge, erro
 	}
 	if !errors.Is(err, store.ErrConflict) {
 		e.log.Error("saving state failed", "rows", b.len(), "err", err)
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errStore, err)
 	}
 	var saved []*store.Challenge
 	var prev []snap

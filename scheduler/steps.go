@@ -72,7 +72,7 @@ func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*s
 	}
 	saved, err := e.commit(ctx, &intent)
 	if err != nil {
-		return nil, fmt.Errorf("store add intent: %w", err)
+		return nil, fmt.Errorf("add intent: %w", err)
 	}
 	for _, c := range saved {
 		if c.DNS == store.DNSForeign {
@@ -84,10 +84,12 @@ func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*s
 	if len(ready) == 0 {
 		return done, nil
 	}
+	e.faultAt(faultPublishIntent)
 	res, err := e.write(ctx, b, zone, ready, true)
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	e.faultAt(faultPublishWritten)
 	now := time.Now()
 	var out batch
 	for _, c := range ready {
@@ -124,7 +126,7 @@ func (e *Engine) foreign(ctx context.Context, b *backend, zone string, rows []*s
 	}
 	held, err := e.st.Holders(ctx, keys, ids)
 	if err != nil {
-		return nil, fmt.Errorf("store holders: %w", err)
+		return nil, fmt.Errorf("%w: holders: %w", errStore, err)
 	}
 	var ask []dnspublish.Record
 	for _, r := range recs {
@@ -199,6 +201,7 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 		}
 	}
 	verdicts, err := e.vf.verifyAll(ctx, rows)
+	e.faultAt(faultVerified)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -248,6 +251,7 @@ func challenges(rows []*store.Challenge) []providers.Challenge {
 // the account's rate limits, and saved together.
 func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Challenge, poll bool) ([]*store.Challenge, error) {
 	var out batch
+	var done []*store.Challenge
 	var stop error
 	for _, rows := range orders {
 		if err := a.limit.Wait(ctx); err != nil {
@@ -268,6 +272,11 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 		} else {
 			outs, err = a.Provider.Submit(actx, order, challenges(rows))
 		}
+		if poll {
+			e.faultAt(faultPolled)
+		} else {
+			e.faultAt(faultSubmitted)
+		}
 		if o := e.cfg.Observer; o != nil && ctx.Err() == nil {
 			o.CACall(ctx, CACall{Account: a.name, Order: order, Poll: poll, Rows: rows, Outcomes: outs, Err: err, Took: time.Since(start)})
 		}
@@ -287,12 +296,24 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 			}
 			e.apply(c, outs[i], now, poll)
 		}
+		if !poll {
+			// A check request acts at the CA: its outcome is saved before
+			// the next order's, so a process killed mid-batch does not ask
+			// again for the orders it already submitted.
+			saved, err := e.commit(ctx, &out)
+			if err != nil {
+				return done, err
+			}
+			done = append(done, saved...)
+			out = batch{}
+		}
 	}
 	saved, err := e.commit(ctx, &out)
+	done = append(done, saved...)
 	if err == nil {
 		err = stop
 	}
-	return saved, err
+	return done, err
 }
 
 // apply records the CA's verdict on one row.
@@ -341,7 +362,7 @@ func (e *Engine) remove(ctx context.Context, b *backend, zone string, rows []*st
 	}
 	saved, err := e.commit(ctx, &intent)
 	if err != nil {
-		return nil, fmt.Errorf("store remove intent: %w", err)
+		return nil, fmt.Errorf("remove intent: %w", err)
 	}
 	ready = append(ready, saved...)
 	if len(ready) == 0 {
@@ -354,7 +375,7 @@ func (e *Engine) remove(ctx context.Context, b *backend, zone string, rows []*st
 	}
 	held, err := e.st.Holders(ctx, keys, ids)
 	if err != nil {
-		return nil, fmt.Errorf("store holders: %w", err)
+		return nil, fmt.Errorf("%w: holders: %w", errStore, err)
 	}
 	var drop []*store.Challenge
 	for _, c := range ready {
@@ -362,12 +383,14 @@ func (e *Engine) remove(ctx context.Context, b *backend, zone string, rows []*st
 			drop = append(drop, c)
 		}
 	}
+	e.faultAt(faultRemoveIntent)
 	if len(drop) > 0 {
 		_, err = e.write(ctx, b, zone, drop, false)
 		if err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 	}
+	e.faultAt(faultRemoved)
 	now := time.Now()
 	var out batch
 	for _, c := range ready {
@@ -406,4 +429,28 @@ func (e *Engine) retryRemove(c *store.Challenge, now time.Time, reason string) {
 	}
 	c.Reason = reason
 	c.NextAt = now.Add(backoff(c.Attempts, e.cfg.RetryMin, e.cfg.RetryMax))
+}
+
+// Fault points: where the fault-injection tests kill the process (-9) in
+// the middle of a step, between a stored intent, the side effect and the
+// saved outcome. Engine.fault is nil outside those tests.
+const (
+	faultDiscovered     = "discover:stored" // after the discovered rows are stored
+	faultPublishIntent  = "publish:intent"  // add intent stored, backend not called
+	faultPublishWritten = "publish:written" // backend added, outcome not saved
+	faultVerified       = "verify:checked"  // servers checked, outcome not saved
+	faultSubmitted      = "submit:called"   // the CA was asked to check, outcome not saved
+	faultPolled         = "poll:called"     // the CA's verdict read, not saved
+	faultRemoveIntent   = "remove:intent"   // remove intent stored, backend not called
+	faultRemoved        = "remove:written"  // backend removed, outcome not saved
+)
+
+// faultPoints lists every fault point, in pipeline order.
+var faultPoints = []string{faultDiscovered, faultPublishIntent, faultPublishWritten, faultVerified,
+	faultSubmitted, faultPolled, faultRemoveIntent, faultRemoved}
+
+func (e *Engine) faultAt(point string) {
+	if e.fault != nil {
+		e.fault(point)
+	}
 }
