@@ -141,7 +141,8 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, _ string) {
 }
 
 // addDomain serves POST /domains: 201 with the domain, 409 with
-// existingDomainId when an active domain has the name.
+// existingDomainId when an active domain has the name. A repeated
+// Idempotency-Key answers the domain its first request created.
 func (s *Server) addDomain(w http.ResponseWriter, r *http.Request, _ string) {
 	var body struct {
 		Name       string `json:"name"`
@@ -167,12 +168,20 @@ func (s *Server) addDomain(w http.ResponseWriter, r *http.Request, _ string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	key := r.Header.Get("Idempotency-Key")
+	if d := s.st.idem[key]; key != "" && d != nil {
+		writeJSON(w, http.StatusCreated, s.domainJSON(d, true)) // a repeat of a create that took effect
+		return
+	}
 	if d := s.st.findDomain(name); d != nil && d.status == "ACTIVE" {
 		problem(w, http.StatusConflict, "Conflict", "domain "+name+" already exists in this account",
 			map[string]any{"existingDomainId": d.id})
 		return
 	}
 	d := s.addDomainLocked(DomainSpec{Name: name, Method: body.DCVMethod})
+	if key != "" {
+		s.st.idem[key] = d
+	}
 	writeJSON(w, http.StatusCreated, s.domainJSON(d, true))
 }
 

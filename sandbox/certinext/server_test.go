@@ -136,6 +136,22 @@ func TestDomainDCV(t *testing.T) {
 	if st := h.do("POST", "/domains", map[string]string{"name": "shop.example.com"}, &dup); st != 409 || dup["existingDomainId"] != id {
 		t.Fatalf("duplicate: %d %v", st, dup)
 	}
+	// The same Idempotency-Key repeats the first create's answer.
+	for i := range 2 {
+		req, _ := http.NewRequest("POST", h.url+sim.Prefix+"/domains", strings.NewReader(`{"name":"idem.example.com"}`))
+		req.Header.Set("Authorization", "Bearer "+h.tok)
+		req.Header.Set("Idempotency-Key", "6f1c8a52-2a4e-4c55-9d67-0d6b1a4b2f10")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if d, _ := h.sim.Domain("idem.example.com"); resp.StatusCode != 201 || got["domainId"] != d.ID {
+			t.Fatalf("idempotent create %d: %d %v", i, resp.StatusCode, got)
+		}
+	}
 	var dcv map[string]any
 	h.do("GET", "/domains/"+id+"/dcv", nil, &dcv)
 	token := dcv["token"].(string)

@@ -86,10 +86,11 @@ type state struct {
 	orders  []*order
 	orderBy map[string]*order
 	nextOrd int
+	idem    map[string]*domain // Idempotency-Key -> domain it created
 }
 
 func newState() state {
-	return state{byID: map[string]*domain{}, orderBy: map[string]*order{}, nextOrd: 7000001}
+	return state{byID: map[string]*domain{}, orderBy: map[string]*order{}, nextOrd: 7000001, idem: map[string]*domain{}}
 }
 
 // baseName lower-cases, trims a trailing dot and a leading "*.".

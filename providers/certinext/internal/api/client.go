@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -146,12 +147,15 @@ func (c *Client) Domain(ctx context.Context, id string) (*Domain, error) {
 // AddDomain creates an account domain (POST /domains {"name"}). A 409
 // (already in the account) is an *apiclient.Error; ExistingDomainID reads
 // the ID it may carry. After an ambiguous failure (a lost or truncated
-// answer) the list is searched for the name before the call is repeated.
+// answer) the list is searched for the name before the call is repeated;
+// the repeat also carries the same Idempotency-Key (accepted by CERTInext's
+// create endpoints, spec §1; whether the domain endpoint honours it is not
+// known).
 func (c *Client) AddDomain(ctx context.Context, name string) (*Domain, error) {
 	var d Domain
 	var found *Domain
 	_, err := c.api.Do(ctx, apiclient.Request{Method: http.MethodPost, Path: "/domains",
-		JSON: map[string]string{"name": name}, Out: &d,
+		JSON: map[string]string{"name": name}, Out: &d, Header: http.Header{"Idempotency-Key": {idempotencyKey()}},
 		Reconcile: func(ctx context.Context) (bool, error) {
 			f, err := c.FindDomain(ctx, name)
 			found = f
@@ -417,4 +421,13 @@ func (c *Client) OrderDCV(ctx context.Context, id, domain string) (*Challenge, e
 		}
 	}
 	return nil, fail("no challenge for " + domain + " in " + apiclient.Snippet(resp.Body))
+}
+
+// idempotencyKey returns a random UUID (version 4) for an Idempotency-Key.
+func idempotencyKey() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
