@@ -474,7 +474,7 @@ func TestRunBadInput(t *testing.T) {
 		w.cfg = good
 		w.sim.Inject("PUT", "/ssl/v2/orders/{id}/auth", simkit.Truncated, 1)
 		w.sim.Inject("GET", "/ssl/v2/orders/{id}/dcv-status", simkit.ServerError, 1000)
-		r := w.dcvd(t, ctx, "run", "--timeout", "5s")
+		r := w.dcvd(t, ctx, "run", "--timeout", "3s")
 		if r.code == 0 || !strings.Contains(r.stdout+r.stderr, "500 DOM5000") {
 			t.Errorf("run with a failing CA: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 		}

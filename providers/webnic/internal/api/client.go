@@ -36,8 +36,14 @@ const (
 )
 
 // TokenEarly is how long before expiry a token is replaced (WebNIC's own
-// SDK keeps its 60-minute tokens for 50 minutes).
+// SDK keeps its 60-minute tokens for 50 minutes), at most a sixth of the
+// token's lifetime, so that a short-lived token is not re-minted per call.
 const TokenEarly = 5 * time.Minute
+
+// tokenUse returns how long a token that lives life is used.
+func tokenUse(life time.Duration) time.Duration {
+	return life - min(TokenEarly, life/6)
+}
 
 // Config configures a Client.
 type Config struct {
@@ -64,7 +70,8 @@ func New(cfg Config) *Client {
 	c := &Client{cfg: cfg}
 	c.http = apiclient.New(apiclient.Config{
 		Service: "webnic", BaseURL: cfg.BaseURL, Timeout: cfg.Timeout, HTTP: cfg.HTTP,
-		Auth: apiclient.Bearer(c.mint, TokenEarly), Limiter: cfg.Limiter, Backoff: cfg.Backoff,
+		Auth:    apiclient.Bearer(c.mint, 0), // mint's expiry already holds the margin
+		Limiter: cfg.Limiter, Backoff: cfg.Backoff,
 		Retries: cfg.Retries, Decode: DecodeError, Logger: cfg.Logger,
 	})
 	return c
@@ -114,7 +121,7 @@ func (c *Client) mint(ctx context.Context) (string, time.Time, error) {
 	if life <= 0 {
 		life = time.Hour // documented lifetime
 	}
-	return tok.AccessToken, time.Now().Add(life), nil
+	return tok.AccessToken, time.Now().Add(tokenUse(life)), nil
 }
 
 // check verifies a 2xx envelope says success and decodes its data into out
