@@ -17,12 +17,14 @@ import (
 // IPv6). Every zone below is served by the BIND primary (127.0.0.2, which
 // also listens on [::1]:53) unless said otherwise:
 //
-//	signed.test   signed by BIND (dnssec-policy default: one ECDSA P-256
-//	              CSK) with RFC 2136 updates; DS in the root zone; NS
+//	signed.test   inline-signed by BIND (dnssec-policy default: one ECDSA
+//	              P-256 CSK; inline-signing yes: RFC 2136 updates go to the
+//	              unsigned zone and are signed as they arrive); DS in the
+//	              root zone; NS
 //	              ns1/ns2/ns3.signed.test = the primary, the NSD secondary
 //	              (127.0.0.3) and the Knot secondary (127.0.0.4, through the
 //	              delay proxy) — the signed twin of example.test.
-//	badsig.test   signed by BIND, DS in the root zone; NS ns1.example.test
+//	badsig.test   inline-signed by BIND, DS in the root zone; NS ns1.example.test
 //	              and ns.badsig.test (127.0.0.11), an NSD serving a copy of
 //	              the signed zone in which expired.badsig.test's TXT RRSIG
 //	              was re-signed with a validity window in the past and
@@ -52,7 +54,7 @@ const (
 // secureZones are the primary's zones of this part (with their parents'
 // delegations written by rootExtra).
 func secureZones() []BINDZone {
-	policy := "dnssec-policy default;"
+	policy := "dnssec-policy default; inline-signing yes;"
 	return []BINDZone{
 		{
 			Name:    "signed.test",
