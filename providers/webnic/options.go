@@ -91,12 +91,17 @@ func Spec() providers.Spec {
 		},
 		Limits:        DefaultLimits,
 		Labels:        Labels,
-		IssuerDomains: []string{"sectigo.com"},
+		IssuerDomains: IssuerDomains,
 		Commands:      commands,
 		Sandbox:       sandbox.Command,
 		Demo:          sandbox.Demo,
 	}
 }
+
+// IssuerDomains are the CAA issuer domain names Sectigo (formerly Comodo
+// CA) recognises in issue/issuewild as permitting it to issue (Sectigo's
+// statement as quoted by its resellers, e.g. SSL247's CAA article).
+var IssuerDomains = []string{"sectigo.com", "comodoca.com", "comodo.com", "usertrust.com", "trust-provider.com"}
 
 // Labels are the owners Sectigo's hash scheme puts beneath a validated
 // name: "_" and the 32 hex digits of the CSR's MD5 (lower-cased, as dcvd
