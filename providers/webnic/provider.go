@@ -181,7 +181,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.OrderSummary) ([]pro
 	for _, c := range items {
 		if inDomains(c.Name, p.domains) {
 			mine = append(mine, c)
-			onDNS = onDNS && c.AuthType == "dns"
+			onDNS = onDNS && onDNSDCV(c)
 		}
 	}
 	if len(mine) == 0 {
@@ -211,7 +211,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.OrderSummary) ([]pro
 	var out []providers.Challenge
 	seen := map[string]bool{}
 	for _, c := range mine {
-		if c.AuthType != "dns" {
+		if !onDNSDCV(c) {
 			return nil, fmt.Errorf("order %s: name %s is still on %q DCV after the switch to dns", id, c.Name, c.AuthType)
 		}
 		name, rec, err := recordFor(c)
@@ -259,6 +259,13 @@ func (p *Provider) orderNames(ctx context.Context, o api.OrderSummary, chs []api
 	p.names[id] = names
 	p.mu.Unlock()
 	return names, nil
+}
+
+// onDNSDCV reports whether a challenge is a DNS one: authType "dns" (any
+// case, or a "dns..." variant), or no authType at all but a host and a
+// value (the field is absent in some third-party shapes).
+func onDNSDCV(c api.Challenge) bool {
+	return strings.HasPrefix(c.AuthType, "dns") || (c.AuthType == "" && c.Host != "" && c.Value != "")
 }
 
 // Submit asks WebNIC for a DCV status check of the order now (GET

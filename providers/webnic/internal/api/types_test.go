@@ -213,6 +213,14 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("%+v", c)
 			}
 		},
+		"auth_no_authtype.json": func(t *testing.T, f string) {
+			var a AuthData
+			data(t, f, &a)
+			c := a.All()[0]
+			if c.AuthType != "" || c.Host != md5Host+"bare.example.com" || c.Value != shaVal {
+				t.Errorf("%+v", c)
+			}
+		},
 		"dcv_status.json": func(t *testing.T, f string) {
 			var st DCVStatus
 			data(t, f, &st)
