@@ -251,10 +251,13 @@ func TestCERTInextRun(t *testing.T) {
 	}
 }
 
-// TestCERTInextKill9 kills `dcvd run` with SIGKILL at random moments, then
-// runs it to the end: the same outcome, nothing left, nothing doubled.
+// TestCERTInextKill9 kills `dcvd run` with SIGKILL at set moments, then
+// runs it to the end: the same outcome, nothing left, nothing doubled. The
+// simulator answers in the other shapes the spec lists (challenges list with
+// dnsHost, txtToken, bare-array lists).
 func TestCERTInextKill9(t *testing.T) {
-	w := newCNXWorld(t, cnxZones(10), cnx.Options{AccessTTL: cnxTokenTTL, Limits: []cnx.Limit{{N: 60, Window: time.Second}}})
+	w := newCNXWorld(t, cnxZones(10), cnx.Options{AccessTTL: cnxTokenTTL, Limits: []cnx.Limit{{N: 60, Window: time.Second}},
+		OrderShape: cnx.OrderChallenges, DomainShape: cnx.DomainTxtTokenDNSHost, BareLists: true})
 	w.seed(30, 15)
 	cfg := w.config(t, cnx.DefaultSecret, `[{n = 50, window = "1s"}]`)
 	ctx := deadlineCtx(t, 4*time.Minute)
