@@ -3,7 +3,7 @@ package certinext
 import (
 	"cmp"
 	"fmt"
-	"hash/fnv"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -110,14 +110,8 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, _ string) {
 		}
 	}
 	if sortBy == "" {
-		s.unsorted++
-		salt := s.unsorted
-		h := func(d *domain) uint32 {
-			f := fnv.New32a()
-			fmt.Fprint(f, d.id, salt)
-			return f.Sum32()
-		}
-		slices.SortFunc(sel, func(a, b *domain) int { return cmp.Compare(h(a), h(b)) })
+		// Not a total order: a fresh shuffle per request.
+		rand.Shuffle(len(sel), func(i, j int) { sel[i], sel[j] = sel[j], sel[i] })
 	} else {
 		slices.SortStableFunc(sel, func(a, b *domain) int {
 			c := cmp.Compare(a.name, b.name)

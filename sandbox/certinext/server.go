@@ -101,7 +101,6 @@ type Server struct {
 	mu       sync.Mutex
 	st       state
 	auth     tokens
-	unsorted int // unsorted domain lists served (their order changes each time)
 	faults   simkit.Faults
 	calls    simkit.Counter
 	windows  *simkit.Windows
