@@ -93,17 +93,17 @@ type Options struct {
 
 // Server is the simulator, an http.Handler.
 type Server struct {
-	opts     Options
-	log      *slog.Logger
-	now      func() time.Time
-	label    string
-	mux      *http.ServeMux
-	mu       sync.Mutex
-	st       state
-	auth     tokens
-	faults   simkit.Faults
-	calls    simkit.Counter
-	windows  *simkit.Windows
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	label   string
+	mux     *http.ServeMux
+	mu      sync.Mutex
+	st      state
+	auth    tokens
+	faults  simkit.Faults
+	calls   simkit.Counter
+	windows *simkit.Windows
 }
 
 // New returns a simulator.
