@@ -214,7 +214,11 @@ func (r *Report) Summary() string {
 			msg += fmt.Sprintf(", %d/%d perspectives (quorum %d)", pgood, len(r.Perspectives), r.PerspectiveQuorum)
 		}
 		if len(bad) > 0 {
-			msg += " (quorum; not at " + strings.Join(bad, ", ") + ")"
+			how := "quorum; "
+			if r.Require == "all" {
+				how = "" // unreachable IPv6 left out, or a perspective quorum
+			}
+			msg += " (" + how + "not at " + strings.Join(bad, ", ") + ")"
 		}
 		for _, c := range r.CAA {
 			if c.Forbidden() || c.Hold {

@@ -67,6 +67,12 @@ Exit codes: 0 visible (and CAA allows), 1 not visible or CAA forbids,
 			forbidden := false
 			if !noCAA {
 				sets := caaIssuerSets(cfg, issuers)
+				if len(sets) == 0 {
+					if rep.Note != "" {
+						rep.Note += "; "
+					}
+					rep.Note += "CAA not checked: no configured [[ca]] names its issuer domain (use --issuer digicert.com)"
+				}
 				name := domain
 				if name == "" {
 					name = caaDomain(args[0])
