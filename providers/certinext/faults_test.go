@@ -128,6 +128,21 @@ func TestRetriedFaults(t *testing.T) {
 	oneLine(t, err, "GET /reports/orders: 500 Internal Server Error", "upstream service temporarily unavailable")
 }
 
+// Listing domains failing for good skips prevalidation for the pass; the
+// orders still come through.
+func TestDomainListFailureKeepsOrders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, []string{"example.com"}, sim.Options{})
+	e.sim.AddOrder(sim.OrderSpec{Domain: "a.example.com"})
+	e.sim.AddDomain(sim.DomainSpec{Name: "d.example.com"})
+	p := e.provider(t, func(o *certinext.Options) { o.Prevalidate = true })
+	e.sim.Inject("GET", "/domains", simkit.ServerError, 100)
+	chs, err := p.Discover(context.Background())
+	if err != nil || len(chs) != 1 || chs[0].Name != "a.example.com" {
+		t.Fatalf("%+v %v", chs, err)
+	}
+}
+
 // The list answered as a bare array instead of a page envelope.
 func TestBareLists(t *testing.T) {
 	t.Parallel()

@@ -58,8 +58,8 @@ func (p *Provider) Limits() []providers.RateLimit { return p.set.limits }
 // Discover returns a challenge for every name of every order waiting on
 // DCV (orders.go) and, with prevalidate on, for every account domain whose
 // DCV is pending (domains.go). A failure on one order or domain is logged
-// and the others go on; failing to list, or refused credentials, fail the
-// pass.
+// and the others go on; failing to list orders, or refused credentials, fail
+// the pass; failing to list domains skips prevalidation for this pass.
 func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) {
 	out, err := p.discoverOrders(ctx)
 	if err != nil {
@@ -69,7 +69,11 @@ func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) 
 		dchs, err := p.discoverDomains(ctx)
 		out = append(out, dchs...)
 		if err != nil {
-			return out, fmt.Errorf("certinext %q: prevalidation: %w", p.name, err)
+			if fatal(ctx, err) {
+				return out, fmt.Errorf("certinext %q: prevalidation: %w", p.name, err)
+			}
+			// The orders go on; the domains are tried again next pass.
+			p.log.Warn("certinext prevalidation skipped this pass", "err", err)
 		}
 	}
 	return out, nil
