@@ -77,6 +77,13 @@ type Config struct {
 	// rows while busy (default 1s).
 	Fetch time.Duration
 
+	// Owner names this process in the store's leases and locks (default:
+	// host:pid:random). Lease is how long a claimed row stays with it
+	// without a renewal (default DefaultLease): after a crash, its rows are
+	// taken over by another process within one Lease.
+	Owner string
+	Lease time.Duration
+
 	// Logger receives one line per state change (default: discard).
 	Logger *slog.Logger
 	// OnChange, if set, is called after every saved state change (for a live
@@ -114,6 +121,10 @@ func (c *Config) defaults() error {
 	setDur(&c.PollMax, 5*time.Minute)
 	setDur(&c.Linger, 10*time.Second)
 	setDur(&c.Fetch, time.Second)
+	setDur(&c.Lease, DefaultLease)
+	if c.Owner == "" {
+		c.Owner = newOwner()
+	}
 	if c.VerifyBatch <= 0 {
 		c.VerifyBatch = 1000
 	}

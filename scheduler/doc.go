@@ -17,6 +17,20 @@
 // shared by two rows (apex and wildcard of one order) is removed only when
 // store.Holders says no other row still holds it.
 //
+// # Several processes
+//
+// The daemon, `dcvd run` and hooks may share one state file, and several
+// daemons one PostgreSQL. A row is worked on by one process at a time: the
+// engine claims rows before acting (store.Store.Claim, a lease with an
+// owner and an expiry), renews the leases while the rows are in memory and
+// releases them when they leave; a killed process's rows are taken over
+// after one Lease. A claim bumps the row's Version, the fencing token every
+// Save checks, so a process that stalled past its lease cannot overwrite the
+// new owner's work; if its backend write landed late, after the new owner
+// removed the value, the conflicting save makes it remove the value again.
+// Discovery of an account runs under a store lock, on one process at a time
+// (see leases.go).
+//
 // # Batching
 //
 // Records are written with one Add/Remove call per (backend, zone), verified

@@ -26,6 +26,9 @@ type driver struct {
 	fetched  time.Time
 	every    time.Duration // fetch interval: Fetch, or longer when a fetch is slow
 	storeErr error
+	leased   map[int64]bool // rows this process holds the lease on (leases.go)
+	unlease  []int64        // leases to release at the next fetch
+	renewed  time.Time
 }
 
 // storePause is how long the daemon waits after the store failed before it
@@ -46,6 +49,7 @@ func newDriver(e *Engine, once bool) *driver {
 		inflight: map[int64]bool{},
 		ready:    map[int64]*store.Challenge{},
 		held:     map[int64]time.Time{},
+		leased:   map[int64]bool{},
 		done:     make(chan result),
 		sem:      make(chan struct{}, e.cfg.Workers),
 	}
@@ -62,6 +66,7 @@ func (d *driver) loop(ctx context.Context, wake <-chan struct{}) {
 		for d.running > 0 {
 			d.finish(<-d.done)
 		}
+		d.releaseAll(ctx)
 	}()
 	for ctx.Err() == nil {
 		if d.storeErr != nil {
@@ -77,6 +82,7 @@ func (d *driver) loop(ctx context.Context, wake <-chan struct{}) {
 			continue
 		}
 		now := time.Now()
+		d.renew(ctx, now)
 		if now.Sub(d.fetched) >= d.every {
 			d.fetch(ctx, now)
 		}
@@ -93,11 +99,12 @@ func (d *driver) loop(ctx context.Context, wake <-chan struct{}) {
 			if !d.once && !ok {
 				wait = d.e.cfg.Fetch
 			}
+			d.flushRelease(ctx)
 			d.sleep(ctx, wait, wake)
 			d.fetched = time.Time{}
 			continue
 		}
-		t := time.NewTimer(max(0, d.every-time.Since(d.fetched)))
+		t := time.NewTimer(min(d.renewIn(), max(0, d.every-time.Since(d.fetched))))
 		select {
 		case r := <-d.done:
 			d.finish(r)
@@ -133,9 +140,11 @@ func (d *driver) sleep(ctx context.Context, wait time.Duration, wake <-chan stru
 	}
 }
 
-// fetch reads due rows from the store into ready (rows in flight are
-// skipped; the step's result is newer).
+// fetch reads due rows from the store and claims them into ready (rows in
+// flight are skipped, the step's result is newer; so are rows another
+// process holds the lease on).
 func (d *driver) fetch(ctx context.Context, now time.Time) {
+	d.flushRelease(ctx)
 	rows, err := d.e.st.Work(ctx, now, d.e.cfg.WorkLimit)
 	// Rows move from step to step in memory; the store is re-read only for
 	// new, backed-off or foreign changes. Keep that under a tenth of the
@@ -149,14 +158,20 @@ func (d *driver) fetch(ctx context.Context, now time.Time) {
 		}
 		return
 	}
+	var want []int64
 	for i := range rows {
 		c := &rows[i]
-		if d.inflight[c.ID] || !d.e.managed(c) {
+		if d.inflight[c.ID] || !d.e.managed(c) || c.LeasedBy(d.e.cfg.Owner, now) {
 			continue
 		}
 		if old, ok := d.ready[c.ID]; ok && old.Version >= c.Version {
 			continue
 		}
+		want = append(want, c.ID)
+	}
+	claimed := d.claimFetched(ctx, want)
+	for i := range claimed {
+		c := &claimed[i]
 		d.ready[c.ID] = c
 		d.note(c)
 	}
@@ -177,14 +192,32 @@ func (d *driver) nextDue(ctx context.Context) (time.Time, bool) {
 		}
 		return time.Time{}, false
 	}
+	// A row another process holds is due when its lease ends (it is taken
+	// over then if that process died).
+	now := time.Now()
+	var (
+		next  time.Time
+		found bool
+	)
 	for i := range rows {
 		c := &rows[i]
-		if d.e.managed(c) && !d.inflight[c.ID] {
+		if !d.e.managed(c) || d.inflight[c.ID] {
+			continue
+		}
+		due := c.NextAt
+		if c.LeasedBy(d.e.cfg.Owner, now) {
+			if c.LeaseUntil.After(now.Add(horizon)) {
+				continue
+			}
+			due = c.LeaseUntil
+		} else {
 			d.note(c)
-			return c.NextAt, true
+		}
+		if !found || due.Before(next) {
+			next, found = due, true
 		}
 	}
-	return time.Time{}, false
+	return next, found
 }
 
 func (d *driver) note(c *store.Challenge) {
@@ -208,8 +241,13 @@ func (d *driver) finish(r result) {
 	now := time.Now()
 	for _, c := range r.saved {
 		d.note(c)
-		if needsWork(c) && d.e.managed(c) && !c.NextAt.After(now) {
+		if needsWork(c) && d.e.managed(c) && !c.NextAt.After(now) && d.leased[c.ID] {
 			d.ready[c.ID] = c
+		}
+	}
+	for _, c := range r.rows {
+		if _, ok := d.ready[c.ID]; !ok {
+			d.letGo(c.ID)
 		}
 	}
 }

@@ -98,6 +98,15 @@ func (e *Engine) Discover(ctx context.Context) error {
 func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challenge, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	unlock, ok, err := e.lockDiscovery(ctx, a)
+	if err != nil {
+		return 0, fmt.Errorf("%s: discover: lock: %w", a.name, err)
+	}
+	if !ok {
+		e.log.Info("discovery is running in another dcvd process; skipped", "account", a.name)
+		return 0, nil
+	}
+	defer unlock()
 	if err := a.limit.Wait(ctx); err != nil {
 		return 0, nil, fmt.Errorf("%s: discover: %w", a.name, err)
 	}

@@ -138,7 +138,8 @@ func (s envSpec) engine(t testing.TB, log *slog.Logger, accounts ...providers.Pr
 	st, router, chk := s.parts(t)
 	cfg := Config{Store: st, Router: router, Checker: chk, Logger: log,
 		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
-		PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Linger: 2 * time.Second}
+		PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Linger: 2 * time.Second,
+		Lease: 2 * time.Second} // a killed child's rows are taken over quickly
 	for _, p := range accounts {
 		cfg.Accounts = append(cfg.Accounts, Account{Provider: p, Limits: digicert.DefaultLimits, Labels: digicert.Spec().Labels})
 	}

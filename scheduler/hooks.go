@@ -47,6 +47,11 @@ func (e *Engine) Publish(ctx context.Context, rows []*store.Challenge) error {
 	}
 	groups := map[zoneKey][]*store.Challenge{}
 	var errs []error
+	rows, err := e.claimRows(ctx, rows)
+	defer e.release(ctx, rowIDs(rows))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("publish: %w", err))
+	}
 	var failed batch
 	for _, c := range rows {
 		b, zone, err := e.backendFor(c)
@@ -101,13 +106,12 @@ func (e *Engine) Unpublish(ctx context.Context, rows []*store.Challenge) error {
 	groups := map[zoneKey][]*store.Challenge{}
 	var done batch
 	var errs []error
+	rows, err := e.claimRows(ctx, rows)
+	defer e.release(ctx, rowIDs(rows))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("unpublish: %w", err))
+	}
 	for _, c := range rows {
-		cur, err := e.st.Get(ctx, c.ID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("unpublish %s: %w", c.Record, err))
-			continue
-		}
-		*c = cur
 		if !c.DNS.Owned() {
 			if !c.State.Terminal() {
 				done.add(c)
@@ -151,12 +155,23 @@ func (e *Engine) Cleanup(ctx context.Context, olderThan time.Duration) (int, err
 	if err != nil {
 		return 0, fmt.Errorf("cleanup: %w", err)
 	}
+	var owned []*store.Challenge
+	for i := range all {
+		if all[i].DNS.Owned() {
+			owned = append(owned, &all[i])
+		}
+	}
+	// Rows another process is working on are its business.
+	owned, err = e.claimRows(ctx, owned)
+	defer e.release(ctx, rowIDs(owned))
+	if err != nil {
+		e.log.Info("cleanup: some rows skipped", "err", err)
+	}
 	now := time.Now()
 	groups := map[zoneKey][]*store.Challenge{}
 	var abandon batch
 	var errs []error
-	for i := range all {
-		c := &all[i]
+	for _, c := range owned {
 		if !c.DNS.Owned() {
 			continue
 		}

@@ -102,6 +102,9 @@ func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*s
 		advance(c, store.Published)
 	}
 	saved, err = e.commit(ctx, &out)
+	if err == nil && len(saved) < len(ready) {
+		e.reconcile(ctx, b, zone, ready, saved)
+	}
 	return append(done, saved...), err
 }
 
@@ -233,7 +236,15 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 			e.retry(c, now, "verify: "+verdicts[i].detail, true)
 		}
 	}
-	return e.commit(ctx, &out)
+	saved, err := e.commit(ctx, &out)
+	if err == nil && len(saved) < len(rows) {
+		for k, rs := range republish {
+			if b, ok := e.backends[k[0]]; ok {
+				e.reconcile(ctx, b, k[1], rs, saved)
+			}
+		}
+	}
+	return saved, err
 }
 
 // challenges converts rows back to what the provider gave.

@@ -1,0 +1,282 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/store"
+)
+
+// Leases: several processes may drive one store at once (the daemon,
+// `dcvd run`, hooks on one host; several daemons on one PostgreSQL). A row
+// is worked on only by the process holding its lease (store.Store.Claim):
+// the driver claims the rows it reads before acting on them, renews the
+// leases of the rows it holds every Lease/3 while they are in memory, and
+// releases them when they leave (backing off, finished). A process killed
+// with kill -9 holds its rows for at most one Lease; then any other takes
+// them over. A claim bumps the row's Version, so a process that stalled past
+// its lease cannot save its stale copy: Version is the fencing token.
+//
+// The one side effect a fence cannot stop is a backend write already on its
+// way when the lease was lost: see reconcile.
+
+// DefaultLease is how long a claimed row stays with its process without a
+// renewal.
+const DefaultLease = 30 * time.Second
+
+// newOwner names this process in leases: host, pid and a random part (a pid
+// is reused after a restart; the random part is not).
+func newOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Owner is the name this engine's leases and locks carry.
+func (e *Engine) Owner() string { return e.cfg.Owner }
+
+// claim takes the leases on ids and returns the rows taken.
+func (e *Engine) claim(ctx context.Context, ids []int64) ([]store.Challenge, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := e.st.Claim(ctx, ids, e.cfg.Owner, e.cfg.Lease)
+	if err != nil {
+		return nil, fmt.Errorf("claim %d challenges: %w", len(ids), err)
+	}
+	return rows, nil
+}
+
+// release gives up the leases on ids, even when ctx has ended.
+func (e *Engine) release(ctx context.Context, ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if err := e.st.Release(ctx, ids, e.cfg.Owner); err != nil {
+		e.log.Warn("releasing leases failed; they expire on their own", "rows", len(ids), "err", err)
+	}
+}
+
+// claimRows claims rows (by ID) for a one-shot caller (hooks, cleanup) and
+// replaces each with its current stored copy. It returns the rows taken and
+// an error naming those another process holds.
+func (e *Engine) claimRows(ctx context.Context, rows []*store.Challenge) ([]*store.Challenge, error) {
+	ids := make([]int64, len(rows))
+	for i, c := range rows {
+		ids[i] = c.ID
+	}
+	got, err := e.claim(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]store.Challenge, len(got))
+	for _, c := range got {
+		byID[c.ID] = c
+	}
+	var taken []*store.Challenge
+	var busy []string
+	var errs []error
+	for _, c := range rows {
+		cur, ok := byID[c.ID]
+		if !ok {
+			if _, err := e.st.Get(ctx, c.ID); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", c.Record, err))
+			} else {
+				busy = append(busy, c.Record.String())
+			}
+			continue
+		}
+		*c = cur
+		taken = append(taken, c)
+	}
+	if len(busy) > 0 {
+		errs = append(errs, fmt.Errorf("%d records are being worked on by another dcvd process (retry when it is done): %v", len(busy), busy))
+	}
+	return taken, errors.Join(errs...)
+}
+
+func rowIDs(rows []*store.Challenge) []int64 {
+	out := make([]int64, len(rows))
+	for i, c := range rows {
+		out[i] = c.ID
+	}
+	return out
+}
+
+// reconcile handles rows whose save after a backend Add conflicted: another
+// process changed them meanwhile, which happens when this process lost the
+// lease while its write was on its way (a stall, a slow DNS server). If the
+// other process has meanwhile given the value up (removing or removed, or
+// never wrote it) and no row holds it, the value this write just put back is
+// removed again: a value re-added after a removal is found and removed.
+func (e *Engine) reconcile(ctx context.Context, b *backend, zone string, wrote, saved []*store.Challenge) {
+	ok := make(map[int64]bool, len(saved))
+	for _, c := range saved {
+		ok[c.ID] = true
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	var orphans []dnspublish.Record
+	seen := map[string]bool{}
+	for _, c := range wrote {
+		if ok[c.ID] || seen[c.Record.Key()] {
+			continue
+		}
+		cur, err := e.st.Get(ctx, c.ID)
+		if err != nil {
+			e.log.Error("re-reading a row after a conflicting save failed", "id", c.ID, "err", err)
+			continue
+		}
+		if cur.DNS == store.DNSAdding || cur.DNS == store.DNSPresent {
+			continue // the other process holds the value and removes it when done
+		}
+		held, err := e.st.Holders(ctx, []string{c.Record.Key()}, nil)
+		if err != nil {
+			e.log.Error("store holders failed", "err", err)
+			continue
+		}
+		if held[c.Record.Key()] == 0 {
+			seen[c.Record.Key()] = true
+			orphans = append(orphans, c.Record)
+		}
+	}
+	if len(orphans) == 0 {
+		return
+	}
+	e.log.Warn("a late write re-added values another process had already removed; removing them again",
+		"backend", b.pub.Name(), "zone", zone, "records", len(orphans))
+	if err := b.limit.Wait(ctx); err != nil {
+		return
+	}
+	if _, err := b.pub.Remove(ctx, zone, orphans); err != nil {
+		e.log.Error("removing re-added values failed; `dcvd cleanup` cannot see them, remove by hand",
+			"backend", b.pub.Name(), "zone", zone, "records", fmt.Sprint(orphans), "err", err)
+	}
+}
+
+// Driver side: the rows the driver holds leases on.
+
+// claimFetched claims the fetched rows the driver may work on and returns
+// them, current.
+func (d *driver) claimFetched(ctx context.Context, ids []int64) []store.Challenge {
+	rows, err := d.e.claim(ctx, ids)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.e.log.Error("claiming work failed", "err", err)
+			d.storeErr = err
+		}
+		return nil
+	}
+	for _, c := range rows {
+		d.leased[c.ID] = true
+	}
+	return rows
+}
+
+// letGo queues the lease on id for release (the row left the driver).
+func (d *driver) letGo(id int64) {
+	if d.leased[id] {
+		delete(d.leased, id)
+		d.unlease = append(d.unlease, id)
+	}
+}
+
+// flushRelease releases the queued leases.
+func (d *driver) flushRelease(ctx context.Context) {
+	if len(d.unlease) > 0 {
+		d.e.release(ctx, d.unlease)
+		d.unlease = nil
+	}
+}
+
+// renew extends the leases the driver holds, every Lease/3. A row whose
+// lease was lost leaves the driver: its step, if one runs, can no longer
+// save (the fence), and the row is not picked up again until it is free.
+func (d *driver) renew(ctx context.Context, now time.Time) {
+	if now.Sub(d.renewed) < d.e.cfg.Lease/3 {
+		return
+	}
+	d.renewed = now
+	if len(d.leased) == 0 {
+		return
+	}
+	ids := make([]int64, 0, len(d.leased))
+	for id := range d.leased {
+		ids = append(ids, id)
+	}
+	lost, err := d.e.st.Renew(ctx, ids, d.e.cfg.Owner, d.e.cfg.Lease)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.e.log.Error("renewing leases failed", "rows", len(ids), "err", err)
+		}
+		return
+	}
+	for _, id := range lost {
+		d.e.log.Warn("lease lost: another process took the row over", "id", id)
+		delete(d.leased, id)
+		delete(d.ready, id)
+	}
+}
+
+// renewIn is how long until the next renewal is due.
+func (d *driver) renewIn() time.Duration {
+	return max(0, d.e.cfg.Lease/3-time.Since(d.renewed))
+}
+
+// releaseAll gives up every lease when the loop ends.
+func (d *driver) releaseAll(ctx context.Context) {
+	for id := range d.leased {
+		d.unlease = append(d.unlease, id)
+	}
+	d.leased = map[int64]bool{}
+	d.flushRelease(ctx)
+}
+
+// lockDiscovery takes the store lock of a's discovery, so one instance at a
+// time asks the CA (several daemons on one PostgreSQL, or a daemon and
+// `dcvd run`). ok is false when another process holds it. While held, the
+// lock is renewed every Lease/3; unlock releases it.
+func (e *Engine) lockDiscovery(ctx context.Context, a *account) (unlock func(), ok bool, err error) {
+	name := "discover " + a.name
+	ok, err = e.st.Lock(ctx, name, e.cfg.Owner, e.cfg.Lease)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(e.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if held, err := e.st.Lock(ctx, name, e.cfg.Owner, e.cfg.Lease); err != nil || !held {
+					e.log.Warn("discovery lock lost", "account", a.name, "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		defer cancel()
+		if err := e.st.Unlock(ctx, name, e.cfg.Owner); err != nil {
+			e.log.Warn("releasing the discovery lock failed; it expires on its own", "account", a.name, "err", err)
+		}
+	}, true, nil
+}
