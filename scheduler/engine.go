@@ -100,11 +100,11 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 	defer a.mu.Unlock()
 	unlock, ok, err := e.lockDiscovery(ctx, a)
 	if err != nil {
-		return 0, fmt.Errorf("%s: discover: lock: %w", a.name, err)
+		return 0, nil, fmt.Errorf("%s: discover: lock: %w", a.name, err)
 	}
 	if !ok {
 		e.log.Info("discovery is running in another dcvd process; skipped", "account", a.name)
-		return 0, nil
+		return 0, nil, nil
 	}
 	defer unlock()
 	if err := a.limit.Wait(ctx); err != nil {

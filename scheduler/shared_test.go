@@ -11,17 +11,17 @@ import (
 	"github.com/dcvd/dcvd/store"
 )
 
-// recordingPublisher wraps a real backend: it counts, per engine, every
+// countingPublisher wraps a real backend: it counts, per engine, every
 // value it was asked to add, and can hold each Add back for a while before
 // the real write (a slow DNS server).
-type recordingPublisher struct {
+type countingPublisher struct {
 	dnspublish.Publisher
 	delay time.Duration
 	mu    *sync.Mutex
 	adds  map[string]int // record key -> Add calls
 }
 
-func (p *recordingPublisher) Add(ctx context.Context, zone string, recs []dnspublish.Record) (dnspublish.Result, error) {
+func (p *countingPublisher) Add(ctx context.Context, zone string, recs []dnspublish.Record) (dnspublish.Result, error) {
 	p.mu.Lock()
 	for _, r := range recs {
 		p.adds[r.Key()]++
@@ -37,8 +37,8 @@ func (p *recordingPublisher) Add(ctx context.Context, zone string, recs []dnspub
 }
 
 // record wraps every backend of eng.
-func record(eng *Engine, delay time.Duration) *recordingPublisher {
-	rp := &recordingPublisher{delay: delay, mu: &sync.Mutex{}, adds: map[string]int{}}
+func record(eng *Engine, delay time.Duration) *countingPublisher {
+	rp := &countingPublisher{delay: delay, mu: &sync.Mutex{}, adds: map[string]int{}}
 	for _, b := range eng.backends {
 		rp.Publisher = b.pub
 		b.pub = rp
@@ -114,7 +114,7 @@ func TestTwoDaemonsNoDuplicateAdds(t *testing.T) {
 	ids := addOrders(e.sim, e.Zones, "dns-txt-token")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var recs []*recordingPublisher
+	var recs []*countingPublisher
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		eng, _ := e.engine(t, testLogger(t), e.provider(t, "dns-txt"))
