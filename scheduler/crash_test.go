@@ -37,6 +37,7 @@ func TestCrashChild(t *testing.T) {
 	// Few workers and a slow backend stretch the run so kills land in every
 	// step.
 	eng.cfg.Workers = 2
+	eng.cfg.Lease = 300 * time.Millisecond // the next child takes a killed one's rows over soon
 	for _, b := range eng.backends {
 		b.limit = limiter{rate.NewLimiter(15, 1)}
 	}

@@ -159,10 +159,19 @@ func (d *driver) fetch(ctx context.Context, now time.Time) {
 		return
 	}
 	var want []int64
+	reaped := map[string]bool{}
 	for i := range rows {
 		c := &rows[i]
-		if d.inflight[c.ID] || !d.e.managed(c) || c.LeasedBy(d.e.cfg.Owner, now) {
+		if d.inflight[c.ID] || !d.e.managed(c) {
 			continue
+		}
+		if c.LeasedBy(d.e.cfg.Owner, now) {
+			if _, tried := reaped[c.Owner]; !tried {
+				reaped[c.Owner] = d.e.reap(ctx, c.Owner)
+			}
+			if !reaped[c.Owner] {
+				continue
+			}
 		}
 		if old, ok := d.ready[c.ID]; ok && old.Version >= c.Version {
 			continue
@@ -206,7 +215,10 @@ func (d *driver) nextDue(ctx context.Context) (time.Time, bool) {
 		}
 		due := c.NextAt
 		if c.LeasedBy(d.e.cfg.Owner, now) {
-			if c.LeaseUntil.After(now.Add(horizon)) {
+			// A one-shot run waits up to one Lease for rows a killed
+			// process held (a live one holds a row only while working
+			// on it, so its leases end soon too).
+			if c.LeaseUntil.After(now.Add(horizon + d.e.cfg.Lease)) {
 				continue
 			}
 			due = c.LeaseUntil

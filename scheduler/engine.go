@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcvd/dcvd/dnspublish"
@@ -28,6 +29,7 @@ type Engine struct {
 	trace    func(step string, rows int, took time.Duration) // tests and benchmarks
 	fault    func(point string)                              // fault-injection tests: called at each faultPoint
 	changeMu sync.Mutex                                      // OnChange calls are serialized
+	daemon   atomic.Bool                                     // Run: skip a discovery another process runs (leases.go)
 }
 
 type account struct {

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dcvd/dcvd/dnspublish"
@@ -82,17 +85,42 @@ func (e *Engine) claimRows(ctx context.Context, rows []*store.Challenge) ([]*sto
 	for _, c := range got {
 		byID[c.ID] = c
 	}
+	// Rows held by a process that is gone are taken over at once (reap).
+	var again []int64
+	var errs []error
+	gone := map[int64]error{}
+	reaped := map[string]bool{}
+	for _, c := range rows {
+		if _, ok := byID[c.ID]; ok {
+			continue
+		}
+		cur, err := e.st.Get(ctx, c.ID)
+		if err != nil {
+			gone[c.ID] = err
+			continue
+		}
+		if _, tried := reaped[cur.Owner]; !tried {
+			reaped[cur.Owner] = e.reap(ctx, cur.Owner)
+		}
+		if reaped[cur.Owner] {
+			again = append(again, c.ID)
+		}
+	}
+	if more, err := e.claim(ctx, again); err == nil {
+		for _, c := range more {
+			byID[c.ID] = c
+		}
+	}
 	var taken []*store.Challenge
 	var busy []string
-	var errs []error
 	for _, c := range rows {
 		cur, ok := byID[c.ID]
+		if err := gone[c.ID]; err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.Record, err))
+			continue
+		}
 		if !ok {
-			if _, err := e.st.Get(ctx, c.ID); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", c.Record, err))
-			} else {
-				busy = append(busy, c.Record.String())
-			}
+			busy = append(busy, c.Record.String())
 			continue
 		}
 		*c = cur
@@ -243,11 +271,25 @@ func (d *driver) releaseAll(ctx context.Context) {
 
 // lockDiscovery takes the store lock of a's discovery, so one instance at a
 // time asks the CA (several daemons on one PostgreSQL, or a daemon and
-// `dcvd run`). ok is false when another process holds it. While held, the
-// lock is renewed every Lease/3; unlock releases it.
+// `dcvd run`). ok is false when another process holds it: the daemon skips
+// that discovery (its next tick comes), a one-shot run waits for the lock
+// (at most one Lease after its holder died). While held, the lock is
+// renewed every Lease/3; unlock releases it.
 func (e *Engine) lockDiscovery(ctx context.Context, a *account) (unlock func(), ok bool, err error) {
 	name := "discover " + a.name
-	ok, err = e.st.Lock(ctx, name, e.cfg.Owner, e.cfg.Lease)
+	for {
+		ok, err = e.st.Lock(ctx, name, e.cfg.Owner, e.cfg.Lease)
+		if err != nil || ok || e.daemon.Load() {
+			break
+		}
+		t := time.NewTimer(min(e.cfg.Lease/10, 200*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false, ctx.Err()
+		case <-t.C:
+		}
+	}
 	if err != nil || !ok {
 		return nil, ok, err
 	}
@@ -279,4 +321,35 @@ func (e *Engine) lockDiscovery(ctx context.Context, a *account) (unlock func(), 
 			e.log.Warn("releasing the discovery lock failed; it expires on its own", "account", a.name, "err", err)
 		}
 	}, true, nil
+}
+
+// reap ends the leases of owner when the store is shared by the processes of
+// one host only (store.Local) and owner is a process of this host that no
+// longer exists: its rows are taken over at once instead of after one Lease.
+// It reports whether it did.
+func (e *Engine) reap(ctx context.Context, owner string) bool {
+	if l, ok := e.st.(store.Local); !ok || !l.Local() || !deadOwner(owner) {
+		return false
+	}
+	if err := e.st.Expire(ctx, owner); err != nil {
+		e.log.Warn("expiring a dead process's leases failed", "owner", owner, "err", err)
+		return false
+	}
+	e.log.Info("took over the rows of a dcvd process that is gone", "owner", owner)
+	return true
+}
+
+// deadOwner reports whether owner (newOwner's host:pid:random) names a
+// process of this host that does not exist.
+func deadOwner(owner string) bool {
+	parts := strings.Split(owner, ":")
+	if len(parts) != 3 {
+		return false
+	}
+	host, _ := os.Hostname()
+	pid, err := strconv.Atoi(parts[1])
+	if parts[0] != host || err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }

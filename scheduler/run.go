@@ -47,6 +47,7 @@ func (e *Engine) RunOnce(ctx context.Context) (Summary, error) {
 // its cron schedule, and drives rows continuously until ctx ends. A
 // discovery that is still running when its next tick comes is not doubled.
 func (e *Engine) Run(ctx context.Context) error {
+	e.daemon.Store(true)
 	d := newDriver(e, false)
 	wake := make(chan struct{}, 1)
 	signal := func() {

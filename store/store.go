@@ -106,6 +106,12 @@ type Filter struct {
 // it was read (its Version moved). Re-read and decide again.
 var ErrConflict = errors.New("store: row changed concurrently")
 
+// Local is implemented by stores that only processes of one host share
+// (SQLite). Their owners' liveness can be checked by pid: a lease held by a
+// process of this host that no longer exists is expired at once instead of
+// after its Lease.
+type Local interface{ Local() bool }
+
 // Migrator is implemented by stores with a versioned schema (`dcvd
 // migrate`). Open brings the schema up to date; SchemaVersion reports the
 // version in use and Migrations how many this build knows.
@@ -162,6 +168,9 @@ type Store interface {
 	// Release gives up owner's lease on ids (rows held by others are left
 	// alone). Version is not touched.
 	Release(ctx context.Context, ids []int64, owner string) error
+	// Expire ends at once every lease and lock owner holds (its process is
+	// known to be dead: see Local), bumping the Version of its rows.
+	Expire(ctx context.Context, owner string) error
 	// Lock takes the named lock for owner (or keeps it, when owner holds it
 	// already) and reports whether owner holds it now; it does not wait.
 	// One account's discovery runs under such a lock, on one instance at a

@@ -169,3 +169,23 @@ func (s *Store) Unlock(ctx context.Context, name, owner string) error {
 	}
 	return nil
 }
+
+// Expire implements store.Store.
+func (s *Store) Expire(ctx context.Context, owner string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE challenges SET owner = '', lease_until = 0, version = version + 1
+			WHERE owner = ?`, owner); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM locks WHERE owner = ?`, owner)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: expire leases of %s: %w", owner, err)
+	}
+	return nil
+}
+
+// Local implements store.Local: every process sharing the file runs on this
+// host, so a lease of a process that is gone can be ended at once.
+func (s *Store) Local() bool { return true }

@@ -527,6 +527,33 @@ func testClaim(t *testing.T, open Opener) {
 	if lost, _ := a.Renew(ctx, []int64{y}, "A", time.Minute); fmt.Sprint(lost) != fmt.Sprint([]int64{y}) {
 		t.Fatalf("A renews y after B took it over: lost %v", lost)
 	}
+	// Expire ends every lease of a dead owner at once, and fences it.
+	got, err = a.Claim(ctx, []int64{z}, "dead", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := a.Lock(ctx, "dead's lock", "dead", time.Hour); err != nil || !ok {
+		t.Fatalf("lock: %v, %v", ok, err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("dead claimed B's row z: %+v", got)
+	}
+	if err := a.Release(ctx, []int64{z}, "B"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = a.Claim(ctx, []int64{z}, "dead", time.Hour)
+	if len(got) != 1 {
+		t.Fatalf("dead claims z: %+v", got)
+	}
+	if err := b.Expire(ctx, "dead"); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := b.Get(ctx, z); cur.Owner != "" || cur.Version <= got[0].Version {
+		t.Fatalf("after Expire: owner %q version %d (claimed at %d)", cur.Owner, cur.Version, got[0].Version)
+	}
+	if ok, err := b.Lock(ctx, "dead's lock", "B", time.Minute); err != nil || !ok {
+		t.Fatalf("lock of an expired owner: %v, %v", ok, err)
+	}
 	if got, err := a.Claim(ctx, nil, "A", time.Minute); err != nil || len(got) != 0 {
 		t.Fatalf("claim of nothing: %v, %v", got, err)
 	}
