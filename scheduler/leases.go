@@ -164,8 +164,8 @@ func (e *Engine) reconcile(ctx context.Context, b *backend, zone string, wrote, 
 			e.log.Error("re-reading a row after a conflicting save failed", "id", c.ID, "err", err)
 			continue
 		}
-		if cur.DNS == store.DNSAdding || cur.DNS == store.DNSPresent {
-			continue // the other process holds the value and removes it when done
+		if cur.DNS == store.DNSAdding || cur.DNS == store.DNSPresent || cur.DNS == store.DNSForeign {
+			continue // the other process holds the value and removes it when done (foreign: never)
 		}
 		held, err := e.st.Holders(ctx, []string{c.Record.Key()}, nil)
 		if err != nil {
