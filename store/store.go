@@ -168,8 +168,9 @@ type Store interface {
 	// Release gives up owner's lease on ids (rows held by others are left
 	// alone). Version is not touched.
 	Release(ctx context.Context, ids []int64, owner string) error
-	// Expire ends at once every lease and lock owner holds (its process is
-	// known to be dead: see Local), bumping the Version of its rows.
+	// Expire ends at once every lease owner holds (its process is known to
+	// be dead: see Local), bumping the Version of its rows. Stores whose
+	// locks can outlive their holder drop its locks too.
 	Expire(ctx context.Context, owner string) error
 	// Lock takes the named lock for owner (or keeps it, when owner holds it
 	// already) and reports whether owner holds it now; it does not wait.

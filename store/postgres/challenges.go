@@ -1,0 +1,337 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/store"
+)
+
+const columns = `id, version, account, order_id, name, key, rec_fqdn, rec_type, rec_value, rec_ttl,
+	rec_keyauth, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason, created, updated,
+	owner, lease_until`
+
+const insertSQL = `INSERT INTO challenges (version, account, order_id, name, key, rec_fqdn, rec_type,
+	rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
+	next_at, reason, created, updated)
+	VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`
+
+// updateSQL writes the fields that change as a row moves; identity, record
+// and lease are left alone.
+const updateSQL = `UPDATE challenges SET version = version + 1, expires = $1, ref = $2, backend = $3,
+	zone = $4, state = $5, dns = $6, serial = $7, attempts = $8, next_at = $9, reason = $10, updated = $11
+	WHERE id = $12 AND version = $13`
+
+const (
+	activeStates = `'discovered','published','visible','submitted','validated'`
+	ownedDNS     = `'adding','present','removing'`
+)
+
+// fill completes a row about to be inserted.
+func fill(c *store.Challenge, now time.Time) {
+	if c.Key == "" {
+		c.Key = c.Record.Key()
+	}
+	if c.State == "" {
+		c.State = store.Discovered
+	}
+	c.Version = 1
+	c.Created, c.Updated = now, now
+}
+
+func insertArgs(c *store.Challenge) []any {
+	r := c.Record
+	return []any{c.Account, c.Order, c.Name, c.Key, r.FQDN, string(r.Type), r.Value, int64(r.TTL),
+		r.KeyAuth, r.Key(), unixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State),
+		string(c.DNS), int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason,
+		unixNano(c.Created), unixNano(c.Updated)}
+}
+
+func scanChallenge(row pgx.Row) (store.Challenge, error) {
+	var (
+		c                                          store.Challenge
+		typ, state, dnsState                       string
+		ttl, serial, exp, next, crt, updted, lease int64
+	)
+	err := row.Scan(&c.ID, &c.Version, &c.Account, &c.Order, &c.Name, &c.Key, &c.Record.FQDN, &typ,
+		&c.Record.Value, &ttl, &c.Record.KeyAuth, &exp, &c.Ref, &c.Backend, &c.Zone, &state, &dnsState,
+		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted, &c.Owner, &lease)
+	if err != nil {
+		return c, err
+	}
+	c.Record.Type = dnspublish.Type(typ)
+	c.Record.TTL = uint32(ttl)
+	c.State, c.DNS = store.State(state), store.DNSState(dnsState)
+	c.Serial = uint32(serial)
+	c.Expires, c.NextAt = fromUnixNano(exp), fromUnixNano(next)
+	c.Created, c.Updated = fromUnixNano(crt), fromUnixNano(updted)
+	c.LeaseUntil = fromUnixNano(lease)
+	return c, nil
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func query(ctx context.Context, q querier, sql string, args ...any) ([]store.Challenge, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Challenge
+	for rows.Next() {
+		c, err := scanChallenge(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Discover inserts the rows whose (Account, Key) is not known yet and
+// returns how many were new. The unique index decides, so instances
+// discovering the same challenge at once store it once.
+func (s *Store) Discover(ctx context.Context, rows []store.Challenge) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	n := 0
+	now := time.Now()
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		n = 0
+		b := &pgx.Batch{}
+		for i := range rows {
+			c := rows[i]
+			fill(&c, now)
+			b.Queue(insertSQL+` ON CONFLICT (account, key) DO NOTHING`, insertArgs(&c)...)
+		}
+		res := tx.SendBatch(ctx, b)
+		for range rows {
+			tag, err := res.Exec()
+			if err != nil {
+				res.Close()
+				return err
+			}
+			n += int(tag.RowsAffected())
+		}
+		return res.Close()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: discover: %w", err)
+	}
+	return n, nil
+}
+
+// Insert adds rows in one transaction and fills their ID, Version,
+// Created and Updated (and Key and State as Discover does).
+func (s *Store) Insert(ctx context.Context, rows []*store.Challenge) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	now := time.Now()
+	ids := make([]int64, len(rows))
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, r := range rows {
+			c := *r
+			fill(&c, now)
+			b.Queue(insertSQL+` RETURNING id`, insertArgs(&c)...)
+		}
+		res := tx.SendBatch(ctx, b)
+		for i := range rows {
+			if err := res.QueryRow().Scan(&ids[i]); err != nil {
+				res.Close()
+				return err
+			}
+		}
+		return res.Close()
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: insert: %w", err)
+	}
+	for i, r := range rows {
+		fill(r, now)
+		r.ID = ids[i]
+	}
+	return nil
+}
+
+// Work returns, oldest NextAt first, the rows whose NextAt has passed and
+// that are still in the pipeline or terminal with a record the zone may
+// still hold.
+func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Challenge, error) {
+	q := `SELECT ` + columns + ` FROM challenges
+		WHERE next_at <= $1 AND (state IN (` + activeStates + `) OR dns IN (` + ownedDNS + `))
+		ORDER BY next_at, id`
+	args := []any{unixNano(now)}
+	if limit > 0 {
+		q += ` LIMIT $2`
+		args = append(args, limit)
+	}
+	out, err := query(ctx, s.pool, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: work: %w", err)
+	}
+	return out, nil
+}
+
+// List returns rows matching f, newest first.
+func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Challenge, error) {
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if f.Account != "" {
+		where = append(where, "account = "+arg(f.Account))
+	}
+	if f.Name != "" {
+		where = append(where, "name = "+arg(f.Name))
+	}
+	if len(f.States) > 0 {
+		states := make([]string, len(f.States))
+		for i, st := range f.States {
+			states[i] = string(st)
+		}
+		where = append(where, "state = ANY("+arg(states)+")")
+	}
+	q := `SELECT ` + columns + ` FROM challenges`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += " LIMIT " + arg(f.Limit)
+	}
+	out, err := query(ctx, s.pool, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns one row by ID; an unknown ID is an error wrapping
+// store.ErrNotFound.
+func (s *Store) Get(ctx context.Context, id int64) (store.Challenge, error) {
+	c, err := scanChallenge(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM challenges WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, fmt.Errorf("postgres: challenge %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("postgres: get challenge %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// Save writes rows in one transaction, each only if its Version is still the
+// one read; one stale row fails the batch with store.ErrConflict and writes
+// nothing.
+func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	now := time.Now()
+	var conflict int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, c := range rows {
+			b.Queue(updateSQL, unixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State), string(c.DNS),
+				int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason, unixNano(now), c.ID, c.Version)
+		}
+		res := tx.SendBatch(ctx, b)
+		for _, c := range rows {
+			tag, err := res.Exec()
+			if err != nil {
+				res.Close()
+				return err
+			}
+			if tag.RowsAffected() != 1 && conflict == 0 {
+				conflict = c.ID
+			}
+		}
+		if err := res.Close(); err != nil {
+			return err
+		}
+		if conflict != 0 {
+			return store.ErrConflict
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("postgres: save challenge %d: %w", conflict, store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: save %d challenges: %w", len(rows), err)
+	}
+	for _, c := range rows {
+		c.Version++
+		c.Updated = now
+	}
+	return nil
+}
+
+// Holders counts, per record key, the rows other than except whose DNS state
+// is adding or present.
+func (s *Store) Holders(ctx context.Context, keys []string, except []int64) (map[string]int, error) {
+	out := make(map[string]int, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	if except == nil {
+		except = []int64{}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT rec_key, count(*) FROM challenges
+		WHERE dns IN ('adding','present') AND rec_key = ANY($1) AND NOT (id = ANY($2))
+		GROUP BY rec_key`, keys, except)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: holders: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			key string
+			n   int
+		)
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, fmt.Errorf("postgres: holders: %w", err)
+		}
+		out[key] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: holders: %w", err)
+	}
+	return out, nil
+}
+
+// Counts returns how many rows are in each state.
+func (s *Store) Counts(ctx context.Context) (map[store.State]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT state, count(*) FROM challenges GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[store.State]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("postgres: counts: %w", err)
+		}
+		out[store.State(st)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: counts: %w", err)
+	}
+	return out, nil
+}

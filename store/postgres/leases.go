@@ -1,0 +1,150 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dcvd/dcvd/store"
+)
+
+// Claim implements store.Store: the claimable rows among ids are locked
+// with FOR UPDATE SKIP LOCKED (a row another transaction is writing is
+// skipped, not waited for) and taken in the same statement. Lease times are
+// the server's clock.
+func (s *Store) Claim(ctx context.Context, ids []int64, owner string, lease time.Duration) ([]store.Challenge, error) {
+	if owner == "" {
+		return nil, fmt.Errorf("postgres: claim: empty owner")
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	out, err := query(ctx, s.pool, `WITH c AS (
+			SELECT id AS cid FROM challenges
+			WHERE id = ANY($1) AND (owner = '' OR owner = $2 OR lease_until <= `+nowNS+`)
+			FOR UPDATE SKIP LOCKED)
+		UPDATE challenges SET owner = $2, lease_until = `+nowNS+` + $3, version = version + 1
+		FROM c WHERE challenges.id = c.cid
+		RETURNING `+columns, ids, owner, lease.Nanoseconds())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim %d challenges: %w", len(ids), err)
+	}
+	return out, nil
+}
+
+// Renew implements store.Store.
+func (s *Store) Renew(ctx context.Context, ids []int64, owner string, lease time.Duration) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE challenges SET lease_until = `+nowNS+` + $3
+		WHERE owner = $2 AND id = ANY($1) RETURNING id`, ids, owner, lease.Nanoseconds())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: renew %d leases: %w", len(ids), err)
+	}
+	held, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: renew %d leases: %w", len(ids), err)
+	}
+	ok := make(map[int64]bool, len(held))
+	for _, id := range held {
+		ok[id] = true
+	}
+	var lost []int64
+	for _, id := range ids {
+		if !ok[id] {
+			lost = append(lost, id)
+		}
+	}
+	return lost, nil
+}
+
+// Release implements store.Store.
+func (s *Store) Release(ctx context.Context, ids []int64, owner string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE challenges SET owner = '', lease_until = 0
+		WHERE owner = $2 AND id = ANY($1)`, ids, owner); err != nil {
+		return fmt.Errorf("postgres: release %d leases: %w", len(ids), err)
+	}
+	return nil
+}
+
+// Expire implements store.Store. Advisory locks end with their holder's
+// connection; only leases need expiring.
+func (s *Store) Expire(ctx context.Context, owner string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE challenges SET owner = '', lease_until = 0, version = version + 1
+		WHERE owner = $1`, owner); err != nil {
+		return fmt.Errorf("postgres: expire leases of %s: %w", owner, err)
+	}
+	return nil
+}
+
+// lockKey maps a lock name to its advisory lock key (a 64-bit FNV-1a hash,
+// in the high half "dcvd" so as not to collide with the migration lock).
+func lockKey(name string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int64(0x64637664)<<32 | int64(h.Sum32())
+}
+
+// Lock implements store.Store with a session advisory lock on a connection
+// this handle keeps for it: the lock lives exactly as long as the holder's
+// connection, so a killed instance's lock is free at once. lease is not
+// needed.
+func (s *Store) Lock(ctx context.Context, name, owner string, lease time.Duration) (bool, error) {
+	if owner == "" {
+		return false, fmt.Errorf("postgres: lock %q: empty owner", name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l, ok := s.locks[name]; ok {
+		if l.owner != owner {
+			return false, nil
+		}
+		// Still held if its connection still works.
+		if err := l.conn.Ping(ctx); err == nil {
+			return true, nil
+		}
+		l.conn.Release()
+		delete(s.locks, name)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("postgres: lock %q: %w", name, err)
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey(name)).Scan(&got); err != nil {
+		conn.Release()
+		return false, fmt.Errorf("postgres: lock %q: %w", name, err)
+	}
+	if !got {
+		conn.Release()
+		return false, nil
+	}
+	s.locks[name] = heldLock{owner: owner, conn: conn}
+	return true, nil
+}
+
+// Unlock implements store.Store.
+func (s *Store) Unlock(ctx context.Context, name, owner string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.locks[name]
+	if !ok || l.owner != owner {
+		return nil
+	}
+	delete(s.locks, name)
+	_, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, lockKey(name))
+	if err != nil {
+		// The connection is in doubt: close it, which frees the lock.
+		l.conn.Hijack().Close(context.WithoutCancel(ctx))
+		return nil
+	}
+	l.conn.Release()
+	return nil
+}

@@ -1,0 +1,143 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrations are applied in order; migrations[i] brings the schema from
+// version i to i+1, the same versions as store/sqlite's. Never edit a
+// released entry: append a new one.
+var migrations = []string{
+	// 1: challenges and the embedded server's records.
+	`CREATE TABLE challenges (
+		id          BIGSERIAL PRIMARY KEY,
+		version     BIGINT  NOT NULL DEFAULT 1,
+		account     TEXT    NOT NULL,
+		order_id    TEXT    NOT NULL,
+		name        TEXT    NOT NULL,
+		key         TEXT    NOT NULL,
+		rec_fqdn    TEXT    NOT NULL,
+		rec_type    TEXT    NOT NULL,
+		rec_value   TEXT    NOT NULL,
+		rec_ttl     BIGINT  NOT NULL DEFAULT 0,
+		rec_keyauth TEXT    NOT NULL DEFAULT '',
+		rec_key     TEXT    NOT NULL,
+		expires     BIGINT  NOT NULL DEFAULT 0,
+		ref         TEXT    NOT NULL DEFAULT '',
+		backend     TEXT    NOT NULL DEFAULT '',
+		zone        TEXT    NOT NULL DEFAULT '',
+		state       TEXT    NOT NULL,
+		dns         TEXT    NOT NULL DEFAULT '',
+		serial      BIGINT  NOT NULL DEFAULT 0,
+		attempts    INTEGER NOT NULL DEFAULT 0,
+		next_at     BIGINT  NOT NULL DEFAULT 0,
+		reason      TEXT    NOT NULL DEFAULT '',
+		created     BIGINT  NOT NULL,
+		updated     BIGINT  NOT NULL
+	);
+	CREATE UNIQUE INDEX challenges_account_key ON challenges(account, key);
+	CREATE INDEX challenges_work ON challenges(state, next_at);
+	CREATE INDEX challenges_dns ON challenges(dns) WHERE dns IN ('adding','present','removing');
+	CREATE INDEX challenges_rec_key ON challenges(rec_key);
+	CREATE TABLE records (
+		backend TEXT   NOT NULL,
+		key     TEXT   NOT NULL,
+		fqdn    TEXT   NOT NULL,
+		type    TEXT   NOT NULL,
+		value   TEXT   NOT NULL,
+		ttl     BIGINT NOT NULL,
+		keyauth TEXT   NOT NULL DEFAULT '',
+		created BIGINT NOT NULL,
+		PRIMARY KEY (backend, key)
+	);`,
+	// 2: leases (store.Store.Claim): who works on a row, until when. Locks
+	// are advisory locks here; the table keeps the schema the same as
+	// SQLite's.
+	`ALTER TABLE challenges ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+	ALTER TABLE challenges ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+	CREATE INDEX challenges_owner ON challenges(owner) WHERE owner <> '';
+	CREATE TABLE locks (
+		name  TEXT   PRIMARY KEY,
+		owner TEXT   NOT NULL,
+		until BIGINT NOT NULL
+	);`,
+	// 3: the audit trail (store/audit.go).
+	`CREATE TABLE audit (
+		id        BIGSERIAL PRIMARY KEY,
+		at        BIGINT NOT NULL,
+		kind      TEXT   NOT NULL,
+		actor     TEXT   NOT NULL DEFAULT '',
+		challenge BIGINT NOT NULL DEFAULT 0,
+		account   TEXT   NOT NULL DEFAULT '',
+		order_id  TEXT   NOT NULL DEFAULT '',
+		name      TEXT   NOT NULL DEFAULT '',
+		type      TEXT   NOT NULL DEFAULT '',
+		value     TEXT   NOT NULL DEFAULT '',
+		backend   TEXT   NOT NULL DEFAULT '',
+		zone      TEXT   NOT NULL DEFAULT '',
+		serial    BIGINT NOT NULL DEFAULT 0,
+		result    TEXT   NOT NULL DEFAULT '',
+		detail    TEXT   NOT NULL DEFAULT '',
+		took      BIGINT NOT NULL DEFAULT 0,
+		evidence  TEXT   NOT NULL DEFAULT ''
+	);
+	CREATE INDEX audit_at ON audit(at);
+	CREATE INDEX audit_name ON audit(lower(name));
+	CREATE INDEX audit_challenge ON audit(challenge, kind);
+	CREATE INDEX audit_backend ON audit(backend, kind);`,
+}
+
+// migrateLock is the advisory lock key migrations run under ("dcvd" in
+// ASCII, then 1).
+const migrateLock = 0x6463766400000001
+
+// migrate brings the schema to len(migrations) in one transaction, under a
+// transaction advisory lock so instances starting together do not race.
+func (s *Store) migrate(ctx context.Context) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_version: %w", err)
+		}
+		var v int
+		err := tx.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+				return fmt.Errorf("init schema_version: %w", err)
+			}
+		case err != nil:
+			return fmt.Errorf("read schema_version: %w", err)
+		}
+		if v > len(migrations) {
+			return fmt.Errorf("schema version %d is newer than this dcvd knows (%d): upgrade dcvd", v, len(migrations))
+		}
+		for i := v; i < len(migrations); i++ {
+			if _, err := tx.Exec(ctx, migrations[i]); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
+		}
+		if v < len(migrations) {
+			if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(migrations)); err != nil {
+				return fmt.Errorf("write schema_version: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Migrations is how many schema versions this build knows.
+func (s *Store) Migrations() int { return len(migrations) }
+
+// SchemaVersion returns the schema version of the database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.pool.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	return v, err
+}
