@@ -126,3 +126,17 @@ func TestValidateRRset(t *testing.T) {
 		}
 	}
 }
+
+// A DS set with only algorithms miekg/dns cannot check leaves the zone
+// unsigned for the checker, as for a validator (RFC 4035 section 5.2).
+func TestSupportedDS(t *testing.T) {
+	for _, c := range []struct {
+		alg, digest uint8
+		want        bool
+	}{{dns.ECDSAP256SHA256, dns.SHA256, true}, {dns.RSASHA256, dns.SHA1, true}, {dns.ED25519, dns.SHA384, true},
+		{12 /* GOST */, dns.SHA256, false}, {dns.ECDSAP256SHA256, 3 /* GOST digest */, false}} {
+		if got := supportedDS(&dns.DS{Algorithm: c.alg, DigestType: c.digest}); got != c.want {
+			t.Errorf("algorithm %d digest %d: %v, want %v", c.alg, c.digest, got, c.want)
+		}
+	}
+}

@@ -63,8 +63,13 @@ func (c *Checker) zoneSecurity(ctx context.Context, zone string) *zoneSec {
 		s := &zoneSec{}
 		ttl := maxCacheTTL
 		var tags []string
+		var unsupported []string
 		for _, rr := range r.Answer {
 			if ds, ok := rr.(*dns.DS); ok && strings.EqualFold(ds.Hdr.Name, zone) {
+				if !supportedDS(ds) {
+					unsupported = append(unsupported, fmt.Sprintf("key %d algorithm %d digest %d", ds.KeyTag, ds.Algorithm, ds.DigestType))
+					continue
+				}
 				s.DS = append(s.DS, ds)
 				tags = append(tags, fmt.Sprint(ds.KeyTag))
 				ttl = min(ttl, time.Duration(ds.Hdr.Ttl)*time.Second)
@@ -76,6 +81,11 @@ func (c *Checker) zoneSecurity(ctx context.Context, zone string) *zoneSec {
 			s.Note = "DS key tag " + strings.Join(tags, ", ") + " at the parent"
 		} else {
 			ttl = time.Minute
+			if len(unsupported) > 0 {
+				// RFC 4035 section 5.2: a validator that supports none of
+				// the DS algorithms treats the zone as unsigned.
+				s.Note = "DS with unsupported algorithms only (" + strings.Join(unsupported, ", ") + "): validators treat the zone as unsigned"
+			}
 		}
 		return s, ttl, nil
 	})
@@ -257,4 +267,19 @@ func (c *Checker) checkDNSSEC(ctx context.Context, res *ServerResult, m *dns.Msg
 // hands over data it considers bogus and dcvd can say why).
 func (c *Checker) resolveDO(ctx context.Context, name string, qtype uint16) (*dns.Msg, string, error) {
 	return c.resolveMsg(ctx, name, qtype, true)
+}
+
+// supportedDS reports whether miekg/dns can check a key for ds: the digest
+// type and the signing algorithm are ones it implements.
+func supportedDS(ds *dns.DS) bool {
+	switch ds.DigestType {
+	case dns.SHA1, dns.SHA256, dns.SHA384:
+	default:
+		return false
+	}
+	switch ds.Algorithm {
+	case dns.RSASHA1, dns.RSASHA1NSEC3SHA1, dns.RSASHA256, dns.RSASHA512, dns.ECDSAP256SHA256, dns.ECDSAP384SHA384, dns.ED25519:
+		return true
+	}
+	return false
 }
