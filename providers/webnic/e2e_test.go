@@ -469,7 +469,8 @@ func TestRunBadInput(t *testing.T) {
 
 	// A CA fault in the middle of the run (5xx on every status check, a
 	// truncated switch reply): the run says which call failed and exits with
-	// a code; the next run finishes the job.
+	// a code; the next run, despite an expired token and a 429, finishes
+	// the job.
 	t.Run("faults then a good run", func(t *testing.T) {
 		w.cfg = good
 		w.sim.Inject("PUT", "/ssl/v2/orders/{id}/auth", simkit.Truncated, 1)
@@ -479,10 +480,17 @@ func TestRunBadInput(t *testing.T) {
 			t.Errorf("run with a failing CA: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 		}
 		w.sim.ClearFaults()
+		// The good run meets an expired token and a 429 on its way.
+		w.sim.Inject("GET", "/ssl/v2/orders/{id}/dcv-status", sim.FaultTokenExpired, 1)
+		w.sim.Inject("POST", "/ssl/v2/orders/search", simkit.RateLimit, 1)
+		tokens := w.sim.Requests(sim.RouteToken)
 		r = w.dcvd(t, ctx, "run", "--timeout", "1m")
 		if r.code != 0 {
 			t.Fatalf("good run: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 		}
 		w.check(t, pending, finished)
+		if n := w.sim.Requests(sim.RouteToken) - tokens; n != 2 {
+			t.Errorf("%d tokens minted by the good run, want 2 (one more after the expiry)", n)
+		}
 	})
 }
