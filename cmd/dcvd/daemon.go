@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -46,25 +44,11 @@ func runDaemon(ctx context.Context, configPath string) error {
 	}
 	defer stopServers()
 
-	if addr := a.Config.Daemon.Listen; addr != "" {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("daemon.listen: %w", err)
-		}
-		handler, err := web.Handler(ctx, a)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(sctx)
-		}()
-		log.Info("listening", "addr", ln.Addr().String())
+	stopHTTP, err := web.Serve(ctx, a)
+	if err != nil {
+		return err
 	}
+	defer stopHTTP()
 
 	daemon.SdNotify(false, daemon.SdNotifyReady)
 	defer daemon.SdNotify(false, daemon.SdNotifyStopping)

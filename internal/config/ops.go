@@ -39,6 +39,10 @@ type AcmeDNS struct {
 	AllowFrom []string `toml:"allow_from"`
 	// Registration enables POST /register (default true).
 	Registration *bool `toml:"registration"`
+	// Keep is how long a TXT value stays published after its update (the
+	// acme-dns API has no delete call; default 1h). A subdomain keeps at most
+	// its two most recent values, as acme-dns does.
+	Keep Duration `toml:"keep"`
 }
 
 // RegistrationOn reports whether POST /register is enabled.
@@ -61,6 +65,9 @@ func (d *Daemon) opsDefaults() {
 	}
 	if d.Web.Refresh == 0 {
 		d.Web.Refresh = Duration(30 * time.Second)
+	}
+	if d.AcmeDNS.Keep == 0 {
+		d.AcmeDNS.Keep = Duration(time.Hour)
 	}
 	if d.AcmeDNS.Zone != "" && len(d.AcmeDNS.AllowFrom) == 0 {
 		d.AcmeDNS.AllowFrom = []string{"127.0.0.0/8", "::1/128"}
@@ -95,7 +102,7 @@ func (c *Config) validateOps() error {
 	}
 	a := d.AcmeDNS
 	if a.Zone == "" {
-		if a.Listen != "" || len(a.AllowFrom) > 0 || a.Registration != nil {
+		if a.Listen != "" || len(a.AllowFrom) > 0 || a.Registration != nil || a.Keep != Duration(time.Hour) {
 			return fail("[daemon.acmedns]: zone is required")
 		}
 		return nil

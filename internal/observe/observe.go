@@ -67,9 +67,24 @@ func (r *Recorder) append(ctx context.Context, entries []store.AuditEntry) {
 	}
 }
 
+type actorKey struct{}
+
+// WithActor returns ctx naming who asked for the engine calls made with it
+// (the acme-dns API: "acmedns"); it overrides the Recorder's actor.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+func (r *Recorder) actorOf(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return r.actor
+}
+
 // entry starts an audit entry about row c.
-func (r *Recorder) entry(kind string, c *store.Challenge) store.AuditEntry {
-	return store.AuditEntry{Kind: kind, Actor: r.actor, Challenge: c.ID, Account: c.Account, Order: c.Order,
+func (r *Recorder) entry(ctx context.Context, kind string, c *store.Challenge) store.AuditEntry {
+	return store.AuditEntry{Kind: kind, Actor: r.actorOf(ctx), Challenge: c.ID, Account: c.Account, Order: c.Order,
 		Name: c.Record.FQDN, Type: string(c.Record.Type), Value: c.Record.Value, Backend: c.Backend, Zone: c.Zone}
 }
 
@@ -90,7 +105,7 @@ func (r *Recorder) DNSWrite(ctx context.Context, w scheduler.DNSWrite) {
 	}
 	entries := make([]store.AuditEntry, 0, len(w.Rows))
 	for _, c := range w.Rows {
-		e := r.entry(kind, c)
+		e := r.entry(ctx, kind, c)
 		e.Backend, e.Zone, e.Result, e.Detail, e.Took = w.Backend, w.Zone, result, detail, w.Took
 		if !w.Remove {
 			e.Serial = w.Serial
@@ -108,7 +123,7 @@ func (r *Recorder) Verified(ctx context.Context, rows []*store.Challenge, report
 			continue
 		}
 		rep := reports[i]
-		e := r.entry(store.AuditVerify, c)
+		e := r.entry(ctx, store.AuditVerify, c)
 		e.Result, e.Detail, e.Took = "not-visible", rep.Summary(), rep.Elapsed
 		if rep.Visible {
 			e.Result = "visible"
@@ -144,7 +159,7 @@ func (r *Recorder) CACall(ctx context.Context, call scheduler.CACall) {
 	}
 	entries := make([]store.AuditEntry, 0, len(call.Rows))
 	for i, c := range call.Rows {
-		e := r.entry(kind, c)
+		e := r.entry(ctx, kind, c)
 		e.Took = call.Took
 		switch {
 		case call.Err != nil:

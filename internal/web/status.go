@@ -131,8 +131,11 @@ func collect(ctx context.Context, a *app.App) statusPage {
 	for _, c := range rows {
 		if _, ok := accounts[c.Account]; !ok {
 			accounts[c.Account] = &accountView{Name: c.Account, Type: "not configured"}
-			if c.Account == "hook" {
+			switch c.Account {
+			case "hook":
 				accounts[c.Account].Type = "ACME client hooks"
+			case AcmeDNSAccount:
+				accounts[c.Account].Type = "acme-dns API"
 			}
 			order = append(order, c.Account)
 		}
