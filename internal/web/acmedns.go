@@ -57,10 +57,10 @@ type acmeDNS struct {
 }
 
 type acmeAccount struct {
-	Username     string   `json:"username"`
-	PasswordHash string   `json:"password_hash"` // bcrypt
-	Subdomain    string   `json:"subdomain"`
-	AllowFrom    []string `json:"allowfrom"`
+	Username     string    `json:"username"`
+	PasswordHash string    `json:"password_hash"` // bcrypt
+	Subdomain    string    `json:"subdomain"`
+	AllowFrom    []string  `json:"allowfrom"`
 	Created      time.Time `json:"created"`
 }
 
