@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/internal/ratelimit"
 )
 
 // Challenge is one name of one order that waits on DCV, with the record that
@@ -231,8 +232,8 @@ func AccountLimits(spec Spec, p Provider) []RateLimit {
 // validated name itself and RFC 8555's _acme-challenge beneath it.
 var DefaultLabels = []string{"", "_acme-challenge"}
 
-// RateLimit is "at most N requests per Window".
-type RateLimit struct {
-	N      int
-	Window time.Duration
-}
+// RateLimit is "at most N requests in any window of length Window", the
+// shape every CA documents its limits in. It is internal/ratelimit's Limit:
+// a CA client enforces its Spec.Limits (or the account's own) with
+// ratelimit.Shared, one limiter per account for every goroutine.
+type RateLimit = ratelimit.Limit

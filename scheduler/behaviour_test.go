@@ -115,56 +115,6 @@ func TestNotVisibleGivesUpAfterMaxAttempts(t *testing.T) {
 	}
 }
 
-// The per-account buckets never let more than N calls into any window of
-// any limit. Real time, small windows, every window checked.
-func TestLimiterStaysUnderEveryWindow(t *testing.T) {
-	limits := []providers.RateLimit{{N: 5, Window: 100 * time.Millisecond}, {N: 20, Window: time.Second}}
-	l := newLimiter(limits)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var ts []time.Time
-	for i := 0; i < 30; i++ {
-		if err := l.Wait(ctx); err != nil {
-			t.Fatal(err)
-		}
-		ts = append(ts, time.Now())
-	}
-	for _, lim := range limits {
-		for i := range ts {
-			n := 0
-			for j := i; j < len(ts) && ts[j].Sub(ts[i]) < lim.Window; j++ {
-				n++
-			}
-			if n > lim.N {
-				t.Fatalf("%d calls within %s starting at call %d, limit %d", n, lim.Window, i, lim.N)
-			}
-		}
-	}
-	// And it is not needlessly slow: 30 calls at ≥ 18/s sustained.
-	if d := ts[len(ts)-1].Sub(ts[0]); d > 3*time.Second {
-		t.Fatalf("30 calls took %s", d)
-	}
-	if l.reserveDelay() <= 0 {
-		t.Fatal("an exhausted limiter reports no delay")
-	}
-}
-
-func TestBackoffGrowsAndCaps(t *testing.T) {
-	min, max := 100*time.Millisecond, 2*time.Second
-	for attempt := 1; attempt <= 10; attempt++ {
-		want := min << (attempt - 1)
-		if want > max {
-			want = max
-		}
-		for i := 0; i < 50; i++ {
-			d := backoff(attempt, min, max)
-			if d < want/2 || d > want {
-				t.Fatalf("attempt %d: backoff %s outside [%s, %s]", attempt, d, want/2, want)
-			}
-		}
-	}
-}
-
 func TestSummaryExitCodes(t *testing.T) {
 	row := func(st store.State, dns store.DNSState, attempts int) store.Challenge {
 		return store.Challenge{State: st, DNS: dns, Attempts: attempts}

@@ -110,8 +110,6 @@ func BenchmarkPipeline(b *testing.B) {
 				s.DB = filepath.Join(b.TempDir(), "state.db")
 				p := newBenchProvider(fmt.Sprintf("b%d-%d", n, i), n, zones, bind.Addr)
 				eng, st := s.engine(b, slog.New(slog.NewTextHandler(io.Discard, nil)), p)
-				eng.cfg.Accounts[0].Limits = nil
-				eng.accounts["bench"].limit = nil
 				var mu sync.Mutex
 				steps := map[string][3]float64{}
 				eng.trace = func(what string, rows int, took time.Duration) {

@@ -36,7 +36,7 @@ func TestCAAForbidsCA(t *testing.T) {
 	cfg := Config{Store: st, Router: router, Checker: chk, Logger: testLogger(t),
 		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Linger: 2 * time.Second,
-		Accounts: []Account{{Provider: e.provider(t, "dns-txt"), Limits: digicert.DefaultLimits,
+		Accounts: []Account{{Provider: e.provider(t, "dns-txt"),
 			IssuerDomains: digicert.Spec().IssuerDomains}}}
 	eng, err := New(cfg)
 	if err != nil {

@@ -26,9 +26,6 @@ type Account struct {
 	// Schedule is a standard 5-field cron spec (or a descriptor such as
 	// "@every 1m"); "" means DefaultSchedule.
 	Schedule string
-	// Limits are the CA's request limits per credential; every Discover,
-	// Submit and Poll call waits for all of them.
-	Limits []providers.RateLimit
 	// Labels are the owner labels the CA documents beneath a validated
 	// name (providers.Spec.Labels; nil: providers.DefaultLabels). A
 	// challenge whose record lies anywhere else is refused.
@@ -152,11 +149,6 @@ func (c *Config) defaults() error {
 		}
 		if _, err := cron.ParseStandard(c.Accounts[i].Schedule); err != nil {
 			return fmt.Errorf("scheduler: account %q: schedule %q: %w", name, c.Accounts[i].Schedule, err)
-		}
-		for _, l := range a.Limits {
-			if l.N <= 0 || l.Window <= 0 {
-				return fmt.Errorf("scheduler: account %q: invalid rate limit %d per %s", name, l.N, l.Window)
-			}
 		}
 	}
 	return nil

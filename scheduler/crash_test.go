@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/time/rate"
 
 	sim "github.com/dcvd/dcvd/sandbox/digicert"
 	"github.com/dcvd/dcvd/store"
@@ -39,7 +38,7 @@ func TestCrashChild(t *testing.T) {
 	eng.cfg.Workers = 2
 	eng.cfg.Lease = 300 * time.Millisecond // the next child takes a killed one's rows over soon
 	for _, b := range eng.backends {
-		b.limit = limiter{rate.NewLimiter(15, 1)}
+		b.limit = backendLimiter(15)
 	}
 	fmt.Fprintln(os.Stderr, "child: running")
 	sum, err := eng.RunOnce(context.Background())

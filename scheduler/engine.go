@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/internal/ratelimit"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/store"
 )
@@ -35,14 +36,13 @@ type Engine struct {
 type account struct {
 	Account
 	name  string
-	limit limiter
 	rules labelRules // documented owner labels
 	mu    sync.Mutex // one discovery at a time
 }
 
 type backend struct {
 	pub   dnspublish.Publisher
-	limit limiter
+	limit *ratelimit.Limiter // nil: unlimited
 }
 
 // New validates cfg and builds an Engine. It does no I/O.
@@ -66,7 +66,7 @@ func New(cfg Config) (*Engine, error) {
 		e.vf = cv
 	}
 	for _, a := range cfg.Accounts {
-		acc := &account{Account: a, name: a.Provider.Name(), limit: newLimiter(a.Limits)}
+		acc := &account{Account: a, name: a.Provider.Name()}
 		rules, err := compileLabels(a.Labels)
 		if err != nil {
 			return nil, fmt.Errorf("scheduler: account %q: %w", acc.name, err)
@@ -76,7 +76,7 @@ func New(cfg Config) (*Engine, error) {
 		e.order = append(e.order, acc)
 	}
 	for _, p := range cfg.Router.Publishers() {
-		e.backends[p.Name()] = &backend{pub: p, limit: newRateLimiter(cfg.BackendRate)}
+		e.backends[p.Name()] = &backend{pub: p, limit: backendLimiter(cfg.BackendRate)}
 	}
 	return e, nil
 }
@@ -109,9 +109,6 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 		return 0, nil, nil
 	}
 	defer unlock()
-	if err := a.limit.Wait(ctx); err != nil {
-		return 0, nil, fmt.Errorf("%s: discover: %w", a.name, err)
-	}
 	chs, err := a.Provider.Discover(WithAccount(ctx, a.name))
 	if err != nil {
 		e.log.Error("discovery failed", "account", a.name, "err", err)

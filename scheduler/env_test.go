@@ -141,7 +141,7 @@ func (s envSpec) engine(t testing.TB, log *slog.Logger, accounts ...providers.Pr
 		PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Linger: 2 * time.Second,
 		Lease: 2 * time.Second} // a killed child's rows are taken over quickly
 	for _, p := range accounts {
-		cfg.Accounts = append(cfg.Accounts, Account{Provider: p, Limits: digicert.DefaultLimits, Labels: digicert.Spec().Labels})
+		cfg.Accounts = append(cfg.Accounts, Account{Provider: p, Labels: digicert.Spec().Labels})
 	}
 	e, err := New(cfg)
 	if err != nil {

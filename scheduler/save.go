@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dcvd/dcvd/internal/backoff"
 	"github.com/dcvd/dcvd/store"
 )
 
@@ -127,7 +128,7 @@ func (e *Engine) retry(c *store.Challenge, now time.Time, reason string, limited
 		c.NextAt = time.Time{}
 		return
 	}
-	c.NextAt = now.Add(backoff(c.Attempts, e.cfg.RetryMin, e.cfg.RetryMax))
+	c.NextAt = now.Add(backoff.Policy{Min: e.cfg.RetryMin, Max: e.cfg.RetryMax}.Delay(c.Attempts - 1))
 }
 
 // advance moves a row to its next state with a clean slate.

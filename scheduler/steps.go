@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/internal/backoff"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/store"
 	"github.com/dcvd/dcvd/verify"
@@ -265,10 +266,6 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 	var done []*store.Challenge
 	var stop error
 	for _, rows := range orders {
-		if err := a.limit.Wait(ctx); err != nil {
-			stop = err
-			break
-		}
 		order := rows[0].Order
 		var (
 			outs []providers.Outcome
@@ -351,7 +348,7 @@ func (e *Engine) apply(c *store.Challenge, o providers.Outcome, now time.Time, p
 		if o.Reason != "" {
 			c.Reason += ": " + o.Reason
 		}
-		c.NextAt = now.Add(backoff(c.Attempts, e.cfg.PollMin, e.cfg.PollMax))
+		c.NextAt = now.Add(backoff.Policy{Min: e.cfg.PollMin, Max: e.cfg.PollMax}.Delay(c.Attempts - 1))
 	}
 }
 
@@ -439,7 +436,7 @@ func (e *Engine) retryRemove(c *store.Challenge, now time.Time, reason string) {
 		reason = baseReason(c.Reason) + cleanupMark + reason
 	}
 	c.Reason = reason
-	c.NextAt = now.Add(backoff(c.Attempts, e.cfg.RetryMin, e.cfg.RetryMax))
+	c.NextAt = now.Add(backoff.Policy{Min: e.cfg.RetryMin, Max: e.cfg.RetryMax}.Delay(c.Attempts - 1))
 }
 
 // Fault points: where the fault-injection tests kill the process (-9) in

@@ -13,6 +13,7 @@ import (
 	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/internal/app"
 	"github.com/dcvd/dcvd/internal/config"
+	"github.com/dcvd/dcvd/providers"
 )
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -51,12 +52,15 @@ the backend's own message and exits 1.`,
 			if err != nil {
 				return &config.Error{File: cfg.Path, Msg: err.Error()}
 			}
+			limits := map[string][]providers.RateLimit{}
 			for _, ca := range cfg.CAs {
-				if _, err := ca.Spec.Open(cmd.Context(), app.ProviderBase(ca, quiet), ca.Options); err != nil {
+				p, err := ca.Spec.Open(cmd.Context(), app.ProviderBase(ca, quiet), ca.Options)
+				if err != nil {
 					return &config.Error{File: cfg.Path, Line: ca.Line, Msg: fmt.Sprintf("[[ca]] %q: %v", ca.Name, err)}
 				}
+				limits[ca.Name] = providers.AccountLimits(ca.Spec, p)
 			}
-			printPlan(cmd.OutOrStdout(), cfg, router)
+			printPlan(cmd.OutOrStdout(), cfg, router, limits)
 			if online {
 				return checkOnline(cmd.Context(), cmd.OutOrStdout(), pubs)
 			}
@@ -68,7 +72,7 @@ the backend's own message and exits 1.`,
 	return cmd
 }
 
-func printPlan(w io.Writer, cfg *config.Config, router *dnspublish.Router) {
+func printPlan(w io.Writer, cfg *config.Config, router *dnspublish.Router, limits map[string][]providers.RateLimit) {
 	fmt.Fprintf(w, "config %s: ok\n\nstate: %s\n", cfg.Path, cfg.StatePath())
 	if cfg.Daemon.Listen != "" {
 		fmt.Fprintf(w, "listen: %s (/metrics, /healthz", cfg.Daemon.Listen)
@@ -92,7 +96,7 @@ func printPlan(w io.Writer, cfg *config.Config, router *dnspublish.Router) {
 	if len(cfg.CAs) == 0 {
 		fmt.Fprintln(w, "  none (hooks only)")
 	} else {
-		t = newTable(w, "  NAME", "TYPE", "SCHEDULE", "NEXT", "METHOD", "DOMAINS")
+		t = newTable(w, "  NAME", "TYPE", "SCHEDULE", "NEXT", "METHOD", "DOMAINS", "LIMITS")
 		for _, ca := range cfg.CAs {
 			next := "-"
 			if s, err := cron.ParseStandard(ca.Schedule); err == nil {
@@ -102,7 +106,15 @@ func printPlan(w io.Writer, cfg *config.Config, router *dnspublish.Router) {
 			if len(ca.Domains) > 0 {
 				domains = strings.Join(ca.Domains, ",")
 			}
-			t.row("  "+ca.Name, ca.Type, ca.Schedule, next, ca.Method, domains)
+			var ls []string
+			for _, l := range limits[ca.Name] {
+				ls = append(ls, l.String())
+			}
+			lim := "-"
+			if len(ls) > 0 {
+				lim = strings.Join(ls, ",")
+			}
+			t.row("  "+ca.Name, ca.Type, ca.Schedule, next, ca.Method, domains, lim)
 		}
 		t.flush()
 	}

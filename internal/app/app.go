@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 			return nil, &config.Error{File: cfg.Path, Line: ca.Line, Msg: fmt.Sprintf("[[ca]] %q: %v", ca.Name, err)}
 		}
 		a.Providers = append(a.Providers, p)
-		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Limits: providers.AccountLimits(ca.Spec, p), Labels: ca.Spec.Labels,
+		accounts = append(accounts, scheduler.Account{Provider: p, Schedule: ca.Schedule, Labels: ca.Spec.Labels,
 			IssuerDomains: ca.Spec.IssuerDomains})
 	}
 	a.Actor = opts.Actor

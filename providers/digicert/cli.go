@@ -9,6 +9,7 @@ import (
 
 	"github.com/dcvd/dcvd/internal/cli"
 	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/providers/digicert/internal/api"
 )
 
 // commands builds `dcvd digicert ...` (providers.Spec.Commands): the
@@ -19,7 +20,7 @@ func commands(open providers.OpenAccount) *cobra.Command {
 		Use:   "digicert",
 		Short: "DigiCert CertCentral operations (resend DCV emails, change a domain's DCV method)",
 	}
-	client := func(cmd *cobra.Command) (*Client, error) {
+	client := func(cmd *cobra.Command) (*api.Client, error) {
 		p, err := open(cmd)
 		if err != nil {
 			return nil, err
@@ -84,7 +85,7 @@ the CNAME target), or the addresses the validation emails went to.`,
 	return cmd
 }
 
-func printMethodResult(w io.Writer, domainID, method string, res DCVMethodResult) {
+func printMethodResult(w io.Writer, domainID, method string, res api.DCVMethodResult) {
 	fmt.Fprintf(w, "domain %s: method %s\n", domainID, method)
 	if s := res.String(); s != "" {
 		fmt.Fprintln(w, s)

@@ -23,8 +23,9 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(srv.Close)
 		return &providertest.Sim{
 			Open: func(t *testing.T) providers.Provider {
+				retries := 2
 				p, err := digicert.Open(context.Background(), providers.Base{Name: "conformance"}, &digicert.Options{
-					BaseURL: srv.URL + sandbox.Prefix, APIKey: "k", BackoffMin: "1ms", BackoffMax: "5ms",
+					BaseURL: srv.URL + sandbox.Prefix, APIKey: "k", BackoffMin: "1ms", BackoffMax: "5ms", BackoffRetries: &retries,
 				})
 				if err != nil {
 					t.Fatal(err)

@@ -3,17 +3,21 @@
 //
 // The package has two layers:
 //
-//   - Client is a small, complete HTTP client for the DCV part of the API:
-//     listing pending orders, reading an order's per-name validation state,
-//     fetching the order random value, switching the DCV method, asking
-//     DigiCert to check now, and the domain-level (prevalidation) calls. It
-//     authenticates with the X-DC-DEVKEY header, keeps itself under both of
-//     DigiCert's per-key rate limits and backs off on 429. Every failure is
-//     an *Error naming the request and quoting DigiCert's error list.
+//   - internal/api is the HTTP client for the DCV part of the API (listing
+//     pending orders, an order's per-name validation state, the order
+//     random value, switching the DCV method, asking DigiCert to check now,
+//     and the domain-level prevalidation calls) and its wire types. It is
+//     built on internal/apiclient: the X-DC-DEVKEY header, the account's
+//     limiter (providers.Limiter: ratelimit.Shared, one per account for
+//     every goroutine, every documented window used in full and never
+//     overrun), retries of 429 and 5xx with backoff, and one-line
+//     *apiclient.Error values quoting DigiCert's error list.
 //
 //   - The provider (Spec, Open) turns pending orders into providers.Challenge
 //     values — one DNS record per name to validate — and maps DigiCert's
 //     answers to check-dcv and the validation endpoint onto providers.Outcome.
+//     cli.go adds `dcvd digicert ...`; the Spec's Sandbox and Demo hooks come
+//     from sandbox/digicert.
 //
 // Record placement (see README.md):
 //

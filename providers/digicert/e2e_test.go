@@ -13,9 +13,11 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/internal/apiclient"
 	"github.com/dcvd/dcvd/internal/testenv"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/digicert"
+	"github.com/dcvd/dcvd/providers/digicert/internal/api"
 	sim "github.com/dcvd/dcvd/sandbox/digicert"
 )
 
@@ -342,7 +344,7 @@ func TestAPIErrors(t *testing.T) {
 	check("500", err, fmt.Sprintf(`digicert: PUT /order/certificate/%d/check-dcv: 500 internal_error: "An internal error occurred."`, id))
 	e.sim.Inject("PUT", "/order/certificate/{id}/check-dcv", sim.FaultServerErrorEmpty, 1)
 	_, err = p.Submit(ctx, ch[0].Order, ch)
-	check("500 empty", err, "check-dcv: 500 Internal Server Error (no error list)")
+	check("500 empty", err, "check-dcv: 500 Internal Server Error (no error in body)")
 	e.sim.Inject("GET", "/order/certificate", sim.FaultMalformedJSON, 1)
 	_, err = p.Discover(ctx)
 	check("malformed", err, `digicert: GET /order/certificate: 200 malformed JSON response`)
@@ -351,9 +353,10 @@ func TestAPIErrors(t *testing.T) {
 	check("502 html", err, `502 malformed JSON error body: "<html>`)
 }
 
-// Under concurrent load the client's limiters keep it under both windows:
-// the simulator enforces the same (small) windows and must never answer
-// 429; its request log proves the maximum in any window.
+// Under concurrent load the client's limiter keeps it under both windows:
+// the client is configured with the simulator's own windows (10/100ms and
+// 30/600ms, as an account is with DigiCert's), the simulator must never
+// answer 429, and its request log proves the maximum in any window.
 func TestRateLimiterStaysUnderBothWindows(t *testing.T) {
 	short := digicert.LimitOption{N: 10, Window: "100ms"}
 	long := digicert.LimitOption{N: 30, Window: "600ms"}
@@ -403,7 +406,7 @@ func TestDomainPrevalidation(t *testing.T) {
 	e := newEnv(t, []string{"example.com"}, sim.Options{})
 	e.sim.AddOrder(sim.OrderSpec{CommonName: "pre.example.com", Method: "email"})
 	did := fmt.Sprint(e.sim.DomainByName("pre.example.com"))
-	c := digicert.NewClient(e.url, "good-key", digicert.WithLimits(nil))
+	c := api.New(api.Config{BaseURL: e.url, Key: "good-key"})
 
 	res, err := c.SetDomainDCVMethod(ctx, did, "email")
 	if err != nil || res.String() != "no change (DigiCert returned no token or emails)" {
@@ -413,7 +416,7 @@ func TestDomainPrevalidation(t *testing.T) {
 	if err != nil || res.DCVToken == nil || res.DCVToken.Token == "" {
 		t.Fatalf("switch: %+v %v", res, err)
 	}
-	if _, err := c.ValidateDomainToken(ctx, did); !digicert.IsCode(err, "invalid_dns_txt") {
+	if _, err := c.ValidateDomainToken(ctx, did); !apiclient.HasCode(err, "invalid_dns_txt") {
 		t.Fatalf("validate before publishing: %v", err)
 	}
 	e.publish(t, "example.com", dnspublish.Record{FQDN: "pre.example.com.", Type: dnspublish.TXT, Value: string(res.DCVToken.Token)})

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcvd/dcvd/internal/backoff"
 	"github.com/dcvd/dcvd/internal/secret"
 	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/providers/digicert/internal/api"
 	sandbox "github.com/dcvd/dcvd/sandbox/digicert"
 )
 
@@ -60,6 +62,25 @@ type Options struct {
 	BackoffRetries *int   `toml:"backoff_retries"`
 }
 
+// DefaultLimits are DigiCert's documented per-key limits: 100 requests per
+// 5 seconds and 1000 per 3 minutes (an older page says 5 minutes; the
+// stricter figure is used). Going over either gives 429 on every request
+// until the window drains. The client waits for ratelimit.Shared, one
+// limiter per account for every goroutine, which uses each window in full.
+var DefaultLimits = []providers.RateLimit{
+	{N: 100, Window: 5 * time.Second},
+	{N: 1000, Window: 3 * time.Minute},
+}
+
+// Defaults of the 429/5xx backoff: exponential with jitter from BackoffMin,
+// doubling up to BackoffMax, at most BackoffRetries retries per request. A
+// 429's Retry-After, when DigiCert sends one, replaces the delay.
+const (
+	DefaultBackoffMin     = 5 * time.Second
+	DefaultBackoffMax     = 3 * time.Minute
+	DefaultBackoffRetries = 6
+)
+
 // LimitOption is one configured rate limit.
 type LimitOption struct {
 	N      int    `toml:"n"`
@@ -109,7 +130,9 @@ type settings struct {
 	txtName    string
 	pageSize   int
 	limits     []providers.RateLimit
-	clientOpts []ClientOption
+	timeout    time.Duration
+	backoff    backoff.Policy
+	retries    int
 }
 
 func (o *Options) validate(base providers.Base) (*settings, error) {
@@ -132,11 +155,11 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 	switch strings.ToLower(o.Region) {
 	case "", "us":
 		if s.baseURL == "" {
-			s.baseURL = BaseURLUS
+			s.baseURL = api.BaseURLUS
 		}
 	case "eu":
 		if s.baseURL == "" {
-			s.baseURL = BaseURLEU
+			s.baseURL = api.BaseURLEU
 		}
 	default:
 		return nil, fmt.Errorf("region %q: want \"us\" or \"eu\"", o.Region)
@@ -177,7 +200,7 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("timeout %q: want a positive duration like \"30s\"", o.Timeout)
 		}
-		s.clientOpts = append(s.clientOpts, WithTimeout(d))
+		s.timeout = d
 	}
 	if o.RateLimits != nil {
 		var ls []providers.RateLimit
@@ -188,13 +211,12 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 			}
 			ls = append(ls, providers.RateLimit{N: l.N, Window: d})
 		}
-		s.clientOpts = append(s.clientOpts, WithLimits(ls))
 		s.limits = ls
 	} else {
 		s.limits = DefaultLimits
 	}
-	if o.BackoffMin != "" || o.BackoffMax != "" || o.BackoffRetries != nil {
-		bmin, bmax, n := DefaultBackoffMin, DefaultBackoffMax, DefaultBackoffRetries
+	bmin, bmax, n := DefaultBackoffMin, DefaultBackoffMax, DefaultBackoffRetries
+	{
 		var err error
 		if o.BackoffMin != "" {
 			if bmin, err = time.ParseDuration(o.BackoffMin); err != nil || bmin < 0 {
@@ -211,7 +233,10 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 				return nil, fmt.Errorf("backoff_retries %d: want >= 0", n)
 			}
 		}
-		s.clientOpts = append(s.clientOpts, WithBackoff(bmin, bmax, n))
+	}
+	s.backoff, s.retries = backoff.Policy{Min: bmin, Max: bmax}, n
+	if n == 0 {
+		s.retries = -1 // apiclient: 0 is its default, < 0 none
 	}
 	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/providers/digicert/internal/api"
 )
 
 func TestOptions(t *testing.T) {
@@ -16,11 +17,11 @@ func TestOptions(t *testing.T) {
 	os.WriteFile(keyFile, []byte("file-key\n"), 0o600)
 
 	p, err := Open(ctx, providers.Base{Name: "eu"}, &Options{Region: "eu", APIKeyFile: keyFile})
-	if err != nil || p.Client().BaseURL() != BaseURLEU || p.client.key != "file-key" || p.set.method != MethodTXT {
+	if err != nil || p.Client().BaseURL() != api.BaseURLEU || p.set.key.File != keyFile || p.set.method != MethodTXT {
 		t.Fatalf("eu: %v", err)
 	}
 	p, err = Open(ctx, providers.Base{Name: "us", Method: "dns-cname"}, &Options{APIKey: "k"})
-	if err != nil || p.Client().BaseURL() != BaseURLUS || p.set.method != MethodCNAME || !p.set.switchMail || p.set.pageSize != 100 || p.set.cnameForm != "dnsauth" {
+	if err != nil || p.Client().BaseURL() != api.BaseURLUS || p.set.method != MethodCNAME || !p.set.switchMail || p.set.pageSize != 100 || p.set.cnameForm != "dnsauth" {
 		t.Fatalf("us defaults: %+v %v", p.set, err)
 	}
 	if len(p.Limits()) != 2 || p.Limits()[0].N != 100 {

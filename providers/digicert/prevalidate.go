@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcvd/dcvd/internal/apiclient"
 	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/providers/digicert/internal/api"
 )
 
 // Domain-level DCV (prevalidation, spec §0 step 1, §2.8–§2.13). With
@@ -48,7 +50,7 @@ func (p *Provider) discoverDomains(ctx context.Context, covered map[string]bool)
 	}
 	var out []providers.Challenge
 	for _, m := range methods {
-		list, err := p.client.AllDomains(ctx, DomainFilters{DCVMethod: m, IncludeValidation: true}, p.set.pageSize)
+		list, err := p.client.AllDomains(ctx, api.DomainFilters{DCVMethod: m, IncludeValidation: true}, p.set.pageSize)
 		if err != nil {
 			return out, fmt.Errorf("list %s domains: %w", m, err)
 		}
@@ -65,7 +67,7 @@ func (p *Provider) discoverDomains(ctx context.Context, covered map[string]bool)
 			}
 			ch, ok, err := p.discoverDomain(ctx, d, name)
 			if err != nil {
-				if ctx.Err() != nil || StatusCode(err) == http.StatusUnauthorized {
+				if ctx.Err() != nil || apiclient.StatusOf(err) == http.StatusUnauthorized {
 					return out, err
 				}
 				p.log.Warn("digicert domain skipped", "domain", d.ID.String(), "name", name, "err", err)
@@ -81,10 +83,10 @@ func (p *Provider) discoverDomains(ctx context.Context, covered map[string]bool)
 }
 
 // discoverDomain returns the challenge of one pending domain.
-func (p *Provider) discoverDomain(ctx context.Context, d Domain, name string) (providers.Challenge, bool, error) {
+func (p *Provider) discoverDomain(ctx context.Context, d api.Domain, name string) (providers.Challenge, bool, error) {
 	id := d.ID.String()
 	method := strings.ToLower(d.DCVMethod)
-	var tok *DCVToken
+	var tok *api.DCVToken
 	switch method {
 	case p.set.method:
 	case MethodEmail:
@@ -128,7 +130,7 @@ func (p *Provider) discoverDomain(ctx context.Context, d Domain, name string) (p
 			return providers.Challenge{}, false, fmt.Errorf("domain %s: new DCV token: %w", id, err)
 		}
 		p.log.Info("digicert domain token minted", "domain", id, "name", name)
-		tok = &DCVToken{Token: nt.Token, ExpirationDate: nt.ExpirationDate}
+		tok = &api.DCVToken{Token: nt.Token, ExpirationDate: nt.ExpirationDate}
 	}
 	value := string(tok.Token)
 	if value == "" {
@@ -138,7 +140,7 @@ func (p *Provider) discoverDomain(ctx context.Context, d Domain, name string) (p
 		Order:      DomainOrder(id),
 		Name:       name,
 		Record:     p.set.recordFor(method, name, value),
-		Expires:    parseTime(tok.ExpirationDate),
+		Expires:    api.ParseTime(tok.ExpirationDate),
 		Ref:        value, // Poll notices a token replaced outside dcvd
 		OrderNames: []string{name},
 	}, true, nil
@@ -147,12 +149,12 @@ func (p *Provider) discoverDomain(ctx context.Context, d Domain, name string) (p
 // tokenExpired reports whether a token expiration date lies within
 // tokenMargin of now (an absent or unreadable date counts as valid).
 func tokenExpired(date string) bool {
-	t := parseTime(date)
+	t := api.ParseTime(date)
 	return !t.IsZero() && time.Until(t) < tokenMargin
 }
 
 // dcvState says whether a domain's DCV is done (Validated) or not (Pending).
-func (p *Provider) dcvState(d *Domain) providers.Status {
+func (p *Provider) dcvState(d *api.Domain) providers.Status {
 	if len(d.Validations) > 0 {
 		for _, v := range d.Validations {
 			if !p.validationDone(v) {
@@ -173,7 +175,7 @@ func (p *Provider) dcvState(d *Domain) providers.Status {
 		}
 		return providers.Pending
 	}
-	if t := parseTime(d.DCVExpirationDatetime); !t.IsZero() {
+	if t := api.ParseTime(d.DCVExpirationDatetime); !t.IsZero() {
 		if t.After(time.Now()) {
 			return providers.Validated
 		}
@@ -186,7 +188,7 @@ func (p *Provider) dcvState(d *Domain) providers.Status {
 }
 
 // domainPending reports whether d still waits on DCV.
-func (p *Provider) domainPending(d *Domain) bool {
+func (p *Provider) domainPending(d *api.Domain) bool {
 	return bool(d.IsPendingValidation) || p.dcvState(d) != providers.Validated
 }
 
@@ -194,8 +196,8 @@ func (p *Provider) domainPending(d *Domain) bool {
 // dcv_status "complete" (or status "active" when dcv_status is absent),
 // and validated_until, if given, still ahead. Unknown values are logged and
 // count as pending (§6).
-func (p *Provider) validationDone(v DomainValidation) bool {
-	if t := parseTime(v.ValidatedUntil); !t.IsZero() && t.Before(time.Now()) {
+func (p *Provider) validationDone(v api.DomainValidation) bool {
+	if t := api.ParseTime(v.ValidatedUntil); !t.IsZero() && t.Before(time.Now()) {
 		return false
 	}
 	st := strings.ToLower(v.DCVStatus)
@@ -225,7 +227,7 @@ func (p *Provider) validationDone(v DomainValidation) bool {
 func (p *Provider) submitDomain(ctx context.Context, order, id string, chs []providers.Challenge) ([]providers.Outcome, error) {
 	res, err := p.client.ValidateDomainToken(ctx, id)
 	if err != nil {
-		var apiErr *Error
+		var apiErr *apiclient.Error
 		if !errors.As(err, &apiErr) {
 			return nil, fmt.Errorf("digicert %q: validate-token domain %s: %w", p.name, id, err)
 		}
@@ -243,7 +245,7 @@ func (p *Provider) submitDomain(ctx context.Context, order, id string, chs []pro
 		case apiErr.Has("invalid_dcv_method"):
 			return all(chs, providers.Outcome{Status: providers.Failed,
 				Reason: "domain does not use a DNS token DCV method: " + apiErr.Message()}), nil
-		case apiErr.StatusCode == http.StatusNotFound:
+		case apiErr.Status == http.StatusNotFound:
 			return all(chs, providers.Outcome{Status: providers.Failed, Reason: "domain not found: " + apiErr.Message()}), nil
 		}
 		return nil, fmt.Errorf("digicert %q: validate-token domain %s: %w", p.name, id, err)
@@ -261,7 +263,7 @@ func (p *Provider) submitDomain(ctx context.Context, order, id string, chs []pro
 func (p *Provider) pollDomain(ctx context.Context, order, id string, chs []providers.Challenge) ([]providers.Outcome, error) {
 	info, err := p.client.DomainInfo(ctx, id)
 	if err != nil {
-		if StatusCode(err) == http.StatusNotFound {
+		if apiclient.StatusOf(err) == http.StatusNotFound {
 			return all(chs, providers.Outcome{Status: providers.Failed, Reason: "domain not found: " + err.Error()}), nil
 		}
 		return nil, fmt.Errorf("digicert %q: poll %s: %w", p.name, order, err)

@@ -8,13 +8,15 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/dcvd/dcvd/internal/apiclient"
 	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/providers/digicert/internal/api"
 )
 
 // Provider is one DigiCert CertCentral account (API key).
 type Provider struct {
 	name    string
-	client  *Client
+	client  *api.Client
 	set     *settings
 	domains []string
 	log     *slog.Logger
@@ -39,10 +41,14 @@ func Open(ctx context.Context, base providers.Base, o *Options) (*Provider, erro
 	}
 	// The caller's logger already names the account ("ca"): adding the
 	// attribute again would repeat the key in every JSON line.
-	opts := append([]ClientOption{WithLogger(log)}, s.clientOpts...)
 	return &Provider{
-		name:    base.Name,
-		client:  NewClient(s.baseURL, key, opts...),
+		name: base.Name,
+		client: api.New(api.Config{
+			BaseURL: s.baseURL, Key: key, Timeout: s.timeout, Backoff: s.backoff, Retries: s.retries, Logger: log,
+			// One limiter per account (and API instance) for every
+			// goroutine of this process: the daemon's workers, hooks, CLI.
+			Limiter: providers.Limiter("digicert/"+base.Name+"@"+s.baseURL, s.limits),
+		}),
 		set:     s,
 		domains: base.Domains,
 		log:     log,
@@ -60,7 +66,7 @@ func (p *Provider) Limits() []providers.RateLimit { return p.set.limits }
 
 // Client returns the provider's API client (the CLI's digicert commands
 // share its key and rate limiters).
-func (p *Provider) Client() *Client { return p.client }
+func (p *Provider) Client() *api.Client { return p.client }
 
 // Discover lists every pending order, and for each name still waiting on
 // DCV returns the record that proves control of it. With prevalidate on it
@@ -85,7 +91,7 @@ func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) 
 				return out, err
 			}
 			// Credentials that stop working fail the whole pass.
-			if sc := StatusCode(err); sc == http.StatusUnauthorized {
+			if sc := apiclient.StatusOf(err); sc == http.StatusUnauthorized {
 				return out, err
 			}
 			p.log.Warn("digicert order skipped", "order", o.ID.String(), "err", err)
@@ -102,7 +108,7 @@ func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) 
 		dchs, err := p.discoverDomains(ctx, covered)
 		out = append(out, dchs...)
 		if err != nil {
-			if ctx.Err() != nil || StatusCode(err) == http.StatusUnauthorized {
+			if ctx.Err() != nil || apiclient.StatusOf(err) == http.StatusUnauthorized {
 				return out, fmt.Errorf("digicert %q: prevalidation: %w", p.name, err)
 			}
 			// Orders go on without prevalidation this pass.
@@ -116,7 +122,7 @@ func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) 
 }
 
 // discoverOrder returns the challenges of one pending order.
-func (p *Provider) discoverOrder(ctx context.Context, o Order) ([]providers.Challenge, error) {
+func (p *Provider) discoverOrder(ctx context.Context, o api.Order) ([]providers.Challenge, error) {
 	id := o.ID.String()
 	v, err := p.client.OrderValidation(ctx, id)
 	if err != nil {
@@ -126,7 +132,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o Order) ([]providers.Chal
 		return nil, nil
 	}
 	names := pendingNames(o, v, p.log)
-	var todo []NameValidation
+	var todo []api.NameValidation
 	for _, nv := range names {
 		if inDomains(nv.NameScope, p.domains) {
 			todo = append(todo, nv)
@@ -139,7 +145,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o Order) ([]providers.Chal
 	if method == "" {
 		method = strings.ToLower(o.DCVMethod)
 	}
-	var rv *RandomValue
+	var rv *api.RandomValue
 	switch method {
 	case MethodTXT, MethodCNAME:
 	case MethodEmail, "":
@@ -160,7 +166,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o Order) ([]providers.Chal
 	if rv == nil {
 		rv, err = p.client.RandomValue(ctx, id)
 		if err != nil {
-			switch StatusCode(err) {
+			switch apiclient.StatusOf(err) {
 			case http.StatusBadRequest, http.StatusNotFound, http.StatusConflict:
 				// Nothing to hand out: usually every name is validated already.
 				p.log.Debug("digicert order has no random value; skipped", "order", id, "err", err)
@@ -191,7 +197,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o Order) ([]providers.Chal
 // certNames returns the names the order's certificate covers (common name
 // and SANs, wildcards reduced to their base): the engine checks every
 // validated name against them.
-func certNames(o Order) []string {
+func certNames(o api.Order) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, n := range append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...) {
@@ -207,10 +213,10 @@ func certNames(o Order) []string {
 // validated name (wildcards reduced to their base, duplicates merged). An
 // entry without name_scope stands for each of its dns_names. When DigiCert
 // lists no entries at all, the order's common name and SANs are used.
-func pendingNames(o Order, v *OrderValidation, log *slog.Logger) []NameValidation {
-	var out []NameValidation
+func pendingNames(o api.Order, v *api.OrderValidation, log *slog.Logger) []api.NameValidation {
+	var out []api.NameValidation
 	seen := map[string]bool{}
-	add := func(nv NameValidation, name string) {
+	add := func(nv api.NameValidation, name string) {
 		name = baseName(name)
 		if name == "" || seen[name] {
 			return
@@ -247,7 +253,7 @@ func pendingNames(o Order, v *OrderValidation, log *slog.Logger) []NameValidatio
 		names := append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...)
 		for _, n := range names {
 			if !approved[baseName(n)] {
-				add(NameValidation{Status: "pending"}, n)
+				add(api.NameValidation{Status: "pending"}, n)
 			}
 		}
 	}
@@ -298,9 +304,9 @@ func (p *Provider) Submit(ctx context.Context, order string, chs []providers.Cha
 	}
 	res, err := p.client.CheckDCV(ctx, order)
 	if err != nil {
-		var apiErr *Error
-		if !errors.As(err, &apiErr) || apiErr.StatusCode >= 500 || apiErr.StatusCode == http.StatusUnauthorized ||
-			apiErr.StatusCode == http.StatusForbidden || apiErr.StatusCode == http.StatusTooManyRequests {
+		var apiErr *apiclient.Error
+		if !errors.As(err, &apiErr) || apiErr.Status >= 500 || apiErr.Status == http.StatusUnauthorized ||
+			apiErr.Status == http.StatusForbidden || apiErr.Status == http.StatusTooManyRequests {
 			return nil, fmt.Errorf("digicert %q: check-dcv order %s: %w", p.name, order, err)
 		}
 		if apiErr.Has("invalid_dns_txt") {
@@ -344,9 +350,9 @@ func (p *Provider) Submit(ctx context.Context, order string, chs []providers.Cha
 	if len(res.DNSNameValidations) == 0 {
 		return p.Poll(ctx, order, chs)
 	}
-	var v OrderValidation
+	var v api.OrderValidation
 	for _, d := range res.DNSNameValidations {
-		v.DNSNameValidations = append(v.DNSNameValidations, NameValidation{DNSName: d.DNSName, Status: d.Status})
+		v.DNSNameValidations = append(v.DNSNameValidations, api.NameValidation{DNSName: d.DNSName, Status: d.Status})
 	}
 	return p.outcomes(&v, chs), nil
 }
@@ -359,7 +365,7 @@ func (p *Provider) Poll(ctx context.Context, order string, chs []providers.Chall
 	}
 	v, err := p.client.OrderValidation(ctx, order)
 	if err != nil {
-		if StatusCode(err) == http.StatusNotFound {
+		if apiclient.StatusOf(err) == http.StatusNotFound {
 			return all(chs, providers.Outcome{Status: providers.Failed, Reason: "order not found: " + err.Error()}), nil
 		}
 		return nil, fmt.Errorf("digicert %q: poll order %s: %w", p.name, order, err)
@@ -368,7 +374,7 @@ func (p *Provider) Poll(ctx context.Context, order string, chs []providers.Chall
 }
 
 // outcomes maps a validation response onto chs.
-func (p *Provider) outcomes(v *OrderValidation, chs []providers.Challenge) []providers.Outcome {
+func (p *Provider) outcomes(v *api.OrderValidation, chs []providers.Challenge) []providers.Outcome {
 	if strings.EqualFold(v.OrderStatus, "issued") {
 		return all(chs, providers.Outcome{Status: providers.Validated})
 	}

@@ -45,8 +45,9 @@
 //		})
 //	}
 //
-// The provider the harness opens should use millisecond backoffs, so the
-// fault cases take milliseconds, and keep the CA's default retry count.
+// The provider the harness opens should use millisecond backoffs and two
+// retries, so the fault cases take milliseconds (429s: the Retry-After of
+// one second per retry).
 package providertest
 
 import (

@@ -1,4 +1,4 @@
-package digicert
+package api
 
 import (
 	"context"

@@ -1,7 +1,8 @@
-package digicert
+package api
 
 import (
 	"context"
+	"github.com/dcvd/dcvd/internal/apiclient"
 	"strings"
 	"testing"
 )
@@ -26,15 +27,15 @@ func TestErrorMessages(t *testing.T) {
 			`digicert: PUT /order/certificate/123/check-dcv: 404 not_found|order: "Order not found."`, "not_found"},
 		{"429", 429, `{"errors":[{"code":"request_limit_exceeded","message":"Service unavailable, please limit request volume"}]}`,
 			`digicert: PUT /order/certificate/123/check-dcv: 429 request_limit_exceeded: "Service unavailable, please limit request volume"`, "request_limit_exceeded"},
-		{"500 no body", 500, ``, `digicert: PUT /order/certificate/123/check-dcv: 500 Internal Server Error (no error list)`, ""},
-		{"500 no list", 500, `{"message":"boom"}`, `digicert: PUT /order/certificate/123/check-dcv: 500 no error list in body: "{\"message\":\"boom\"}"`, ""},
+		{"500 no body", 500, ``, `digicert: PUT /order/certificate/123/check-dcv: 500 Internal Server Error (no error in body)`, ""},
+		{"500 no list", 500, `{"message":"boom"}`, `digicert: PUT /order/certificate/123/check-dcv: 500 Internal Server Error: "{\"message\":\"boom\"}"`, ""},
 		{"502 html", 502, `<html>Bad Gateway</html>`, `digicert: PUT /order/certificate/123/check-dcv: 502 malformed JSON error body: "<html>Bad Gateway</html>"`, ""},
 		{"200 malformed", 200, `{"order_status": "pend`, `digicert: PUT /order/certificate/123/check-dcv: 200 malformed JSON response (unexpected end of JSON input): "{\"order_status\": \"pend"`, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := serve(t, map[string]fixture{"PUT /order/certificate/123/check-dcv": {tc.status, tc.body, nil, ""}})
-			c.retries = 0
+			c = New(Config{BaseURL: c.BaseURL(), Key: "secret-key-123", Retries: -1})
 			_, err := c.CheckDCV(context.Background(), "123")
 			if err == nil {
 				t.Fatal("no error")
@@ -45,18 +46,18 @@ func TestErrorMessages(t *testing.T) {
 			if strings.Contains(err.Error(), "secret-key-123") || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error leaks the key or spans lines: %s", err)
 			}
-			if tc.code != "" && !IsCode(err, tc.code) {
+			if tc.code != "" && !apiclient.HasCode(err, tc.code) {
 				t.Errorf("IsCode(%q) false", tc.code)
 			}
-			if StatusCode(err) != tc.status {
-				t.Errorf("StatusCode = %d", StatusCode(err))
+			if apiclient.StatusOf(err) != tc.status {
+				t.Errorf("StatusOf = %d", apiclient.StatusOf(err))
 			}
 		})
 	}
 }
 
 func TestTransportErrorHidesURL(t *testing.T) {
-	c := NewClient("http://127.0.0.1:1/services/v2", "secret-key-123", WithLimits(nil))
+	c := New(Config{BaseURL: "http://127.0.0.1:1/services/v2", Key: "secret-key-123", Retries: -1})
 	_, err := c.OrderValidation(context.Background(), "5")
 	if err == nil || !strings.HasPrefix(err.Error(), "digicert: GET /order/certificate/5/validation: ") || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("err = %v", err)

@@ -1,8 +1,9 @@
-package digicert
+package api
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/dcvd/dcvd/internal/backoff"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -45,7 +46,7 @@ func serve(t *testing.T, routes map[string]fixture) (*Client, map[string]*fixtur
 		w.Write([]byte(f.body))
 	}))
 	t.Cleanup(srv.Close)
-	return NewClient(srv.URL, "secret-key-123", WithLimits(nil), WithBackoff(time.Millisecond, 4*time.Millisecond, 3)), seen
+	return New(Config{BaseURL: srv.URL, Key: "secret-key-123", Backoff: backoff.Policy{Min: time.Millisecond, Max: 4 * time.Millisecond}, Retries: 3}), seen
 }
 
 func TestIDShapes(t *testing.T) {
@@ -231,7 +232,7 @@ func TestDomainInfoShapes(t *testing.T) {
 	if d, err = c.DomainInfo(context.Background(), "6"); err != nil || d.DCVToken != nil || d.ID != "6" {
 		t.Errorf("%+v %v", d, err)
 	}
-	if !parseTime("2020-09-11").Equal(time.Date(2020, 9, 11, 0, 0, 0, 0, time.UTC)) || !parseTime("").IsZero() {
+	if !ParseTime("2020-09-11").Equal(time.Date(2020, 9, 11, 0, 0, 0, 0, time.UTC)) || !ParseTime("").IsZero() {
 		t.Errorf("parseTime")
 	}
 }

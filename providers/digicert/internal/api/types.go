@@ -1,10 +1,10 @@
-package digicert
+package api
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
+	"github.com/dcvd/dcvd/providers/internal/wire"
 	"strings"
 	"time"
 )
@@ -12,65 +12,12 @@ import (
 // ID is a DigiCert identifier. Most responses send IDs as JSON numbers, the
 // order validation endpoint sends them as strings; ID accepts both (and
 // null) and keeps the decimal text.
-type ID string
-
-// UnmarshalJSON accepts 123, "123" and null.
-func (id *ID) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*id = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*id = ID(strings.TrimSpace(s))
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("id: want number or string, got %s", b)
-		}
-		*id = ID(n.String())
-	}
-	return nil
-}
-
-// String returns the decimal text.
-func (id ID) String() string { return string(id) }
-
-// Int returns the ID as an integer (0 when it is not one).
-func (id ID) Int() int64 {
-	n, _ := strconv.ParseInt(string(id), 10, 64)
-	return n
-}
+type ID = wire.Text
 
 // FlexString decodes a JSON string, number or bool as text. DigiCert types
 // some string fields as int in its docs (the domain token) and some flags as
 // "1" strings; this reads whatever arrives.
-type FlexString string
-
-// UnmarshalJSON accepts any scalar.
-func (f *FlexString) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if bytes.Equal(b, []byte("null")) {
-		*f = ""
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = FlexString(s)
-		return nil
-	}
-	if len(b) > 0 && (b[0] == '{' || b[0] == '[') {
-		return fmt.Errorf("want a scalar, got %.40s", b)
-	}
-	*f = FlexString(b)
-	return nil
-}
+type FlexString = wire.Text
 
 // Page is the paging object of list responses.
 type Page struct {
@@ -142,7 +89,7 @@ type RandomValue struct {
 }
 
 // Expires parses ExpirationDate (zero when absent or unparsable).
-func (r RandomValue) Expires() time.Time { return parseTime(r.ExpirationDate) }
+func (r RandomValue) Expires() time.Time { return ParseTime(r.ExpirationDate) }
 
 // CheckDCVResult is the 200 response of check-dcv. The legacy docs show it
 // without DNSNameValidations.
@@ -291,7 +238,7 @@ func (e DCVExpiration) Latest() time.Time {
 		if strings.HasSuffix(k, "_status") {
 			continue
 		}
-		if t := parseTime(v); t.After(best) {
+		if t := ParseTime(v); t.After(best) {
 			best = t
 		}
 	}
@@ -387,8 +334,8 @@ type User struct {
 	} `json:"access_roles"`
 }
 
-// parseTime reads ISO 8601 timestamps and the legacy YYYY-MM-DD dates.
-func parseTime(s string) time.Time {
+// ParseTime reads ISO 8601 timestamps and the legacy YYYY-MM-DD dates.
+func ParseTime(s string) time.Time {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}
