@@ -91,6 +91,12 @@ type Spec struct {
 	// Sandbox, when set, builds `dcvd sandbox <Type>`: the backend's API
 	// simulator with its built-in DNS server, for dry runs.
 	Sandbox func() *cobra.Command
+	// ACMEOnly marks backends that can only publish ACME dns-01 records
+	// (an `_acme-challenge` TXT hashed from Record.KeyAuth), like lego's
+	// providers. The configuration loader refuses one whose zones a CA
+	// account that hands over other records (providers.Spec.ACME false)
+	// could route into.
+	ACMEOnly bool
 }
 
 // OpenBackend opens the configured [[dns]] backend a backend's command works

@@ -107,6 +107,10 @@ type Base struct {
 	// their subdomains; everything else is ignored at discovery.
 	Domains []string
 	Logger  *slog.Logger
+	// StateDir is the daemon's state directory ([daemon] state_dir), for
+	// providers that keep files of their own (an ACME account key) below
+	// <StateDir>/<type>/<name>.
+	StateDir string
 }
 
 // Spec describes one CA type to the binary. Registering a Spec (one line in
@@ -175,6 +179,10 @@ type Spec struct {
 	// simulator must stop when ctx ends. Choose zones no other CA's demo uses
 	// (the DigiCert demo uses example.com, example.org and example.net).
 	Demo func(ctx context.Context, env DemoEnv) (*Demo, error)
+	// ACME marks CA types whose every record is an ACME dns-01 record with
+	// a key authorization (dnspublish.Record.KeyAuth), which backends that
+	// are dnspublish.Spec.ACMEOnly can publish.
+	ACME bool
 }
 
 // OpenAccount opens the configured [[ca]] account a CA's command works on

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -92,10 +93,18 @@ func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*s
 	}
 	e.faultAt(faultPublishWritten)
 	now := time.Now()
+	var partial *dnspublish.PartialError
+	if !errors.As(err, &partial) {
+		partial = nil
+	}
 	var out batch
 	for _, c := range ready {
 		out.add(c)
-		if err != nil {
+		switch {
+		case partial != nil && partial.Failed[c.Record.Key()] != nil:
+			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, partial.Failed[c.Record.Key()]), true)
+			continue
+		case partial == nil && err != nil:
 			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err), true)
 			continue
 		}

@@ -13,7 +13,7 @@ import (
 // every zone and account, never a secret.
 func TestConfigExample(t *testing.T) {
 	creds := t.TempDir()
-	for name, v := range map[string]string{"digicert": "sekrit-api-key", "webnic": "sekrit-webnic-password", "certinext": "sekrit-client-secret", "tsig": "c2VrcmV0LXRzaWctc2VjcmV0LXZhbHVlLTEyMzQ1Njc4OTA="} {
+	for name, v := range map[string]string{"digicert": "sekrit-api-key", "webnic": "sekrit-webnic-password", "certinext": "sekrit-client-secret", "eab": "sekrit-eab-hmac", "tsig": "c2VrcmV0LXRzaWctc2VjcmV0LXZhbHVlLTEyMzQ1Njc4OTA="} {
 		os.WriteFile(filepath.Join(creds, name), []byte(v), 0o600)
 	}
 	// DNS backends' credentials (dnspublish/*).
@@ -30,7 +30,7 @@ func TestConfigExample(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("config check exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"example.com", "example.org", "dcv.example.net", "bind-primary", "dcv-zone", "digicert-main", "webnic-main", "certinext-main", "*/5 * * * *", "override example.com"} {
+	for _, want := range []string{"example.com", "example.org", "dcv.example.net", "bind-primary", "dcv-zone", "digicert-main", "webnic-main", "certinext-main", "digicert-acme", "*/5 * * * *", "override example.com"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
 		}

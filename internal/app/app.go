@@ -109,7 +109,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	}
 	var accounts []scheduler.Account
 	for _, ca := range cfg.CAs {
-		p, err := ca.Spec.Open(ctx, ProviderBase(ca, a.Logger), ca.Options)
+		base := ProviderBase(ca, a.Logger)
+		base.StateDir = cfg.Daemon.StateDir
+		p, err := ca.Spec.Open(ctx, base, ca.Options)
 		if err != nil {
 			return nil, &config.Error{File: cfg.Path, Line: ca.Line, Msg: fmt.Sprintf("[[ca]] %q: %v", ca.Name, err)}
 		}

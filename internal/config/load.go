@@ -255,6 +255,29 @@ func (c *Config) validate() error {
 			d.Zones[j] = dns.CanonicalName(z)
 		}
 	}
+	return c.validateACMEOnly()
+}
+
+// validateACMEOnly refuses a backend that can only publish ACME dns-01
+// records (lego's providers) in zones that an account handing over other
+// records (a CA's random value, a Sectigo name, a CNAME) could route into.
+func (c *Config) validateACMEOnly() error {
+	for _, d := range c.DNS {
+		if !d.Spec.ACMEOnly {
+			continue
+		}
+		for _, ca := range c.CAs {
+			if ca.Spec.ACME {
+				continue
+			}
+			if z, ok := overlap(ca.Domains, d.Zones); ok {
+				return &Error{File: c.Path, Line: d.Line, Msg: fmt.Sprintf(
+					"[[dns]] %q (type %s) can only publish ACME dns-01 records (an _acme-challenge TXT hashed from a key authorization), "+
+						"but account %q (type %s) hands over records its CA chose and may route them into zone %s: "+
+						"give that account domains outside the zone, or serve the zone with another backend", d.Name, d.Type, ca.Name, ca.Type, z)}
+			}
+		}
+	}
 	return nil
 }
 
@@ -279,6 +302,22 @@ func redactSecret(err error, text string) error {
 		return err
 	}
 	return &Error{File: ce.File, Line: ce.Line, Msg: fmt.Sprintf("%s: invalid value (not shown: it may be a secret); write a quoted string, e.g. %s = \"...\", or a file reference", k, k)}
+}
+
+// overlap reports a zone that names in domains could fall into (every zone
+// when domains is empty: the account is not restricted).
+func overlap(domains, zones []string) (string, bool) {
+	for _, z := range zones {
+		if len(domains) == 0 {
+			return z, true
+		}
+		for _, n := range domains {
+			if dns.IsSubDomain(z, n) || dns.IsSubDomain(n, z) {
+				return z, true
+			}
+		}
+	}
+	return "", false
 }
 
 func decodeError(path string, err error) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/dcvd/dcvd/dnspublish/rfc2136"
 	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/providers"
+	"github.com/dcvd/dcvd/providers/acme"
 	"github.com/dcvd/dcvd/providers/certinext"
 	"github.com/dcvd/dcvd/providers/digicert"
 	"github.com/dcvd/dcvd/providers/webnic"
@@ -26,11 +27,13 @@ func Registry() config.Registry {
 			powerdns.Spec(),
 			dnsexec.Spec(),
 			mijndomeinreseller.Spec(),
+			lego(),
 		),
 		CA: index(func(s providers.Spec) string { return s.Type },
 			digicert.Spec(),
 			webnic.Spec(),
 			certinext.Spec(),
+			acme.Spec(),
 		),
 	}
 }
@@ -38,6 +41,9 @@ func Registry() config.Registry {
 func index[S any](key func(S) string, specs ...S) map[string]S {
 	m := make(map[string]S, len(specs))
 	for _, s := range specs {
+		if key(s) == "" { // left out of this build
+			continue
+		}
 		m[key(s)] = s
 	}
 	return m

@@ -37,6 +37,9 @@ type PebbleOptions struct {
 	// EAB, when not empty, makes Pebble require external account binding
 	// with these keys (key ID → base64url-encoded HMAC key).
 	EAB map[string]string
+	// Blocklist names domains Pebble refuses to issue for (and their
+	// subdomains).
+	Blocklist []string
 }
 
 // LoopbackCA writes a fresh CA and a server certificate for 127.0.0.1 and
@@ -124,6 +127,9 @@ func StartPebble(t testing.TB, dnsAddr string, opts ...PebbleOptions) *Pebble {
 	}}
 	if len(o.EAB) > 0 {
 		cfg["pebble"].(map[string]any)["externalAccountMACKeys"] = o.EAB
+	}
+	if len(o.Blocklist) > 0 {
+		cfg["pebble"].(map[string]any)["domainBlocklist"] = o.Blocklist
 	}
 	data, _ := json.Marshal(cfg)
 	cfgFile := filepath.Join(dir, "pebble-config.json")
