@@ -3,12 +3,12 @@ package acme_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
