@@ -207,16 +207,26 @@ func (c *Client) Search(ctx context.Context, filters []Filter, page, size int) (
 // maxPages bounds one search walk (a server that never says it is done).
 const maxPages = 10000
 
-// SearchAll walks every page of a search.
+// SearchAll walks every page of a search: until totalPages, or, when the
+// reply does not say, until a short or empty page — or a page holding only
+// orders already seen (a server that ignores the page number).
 func (c *Client) SearchAll(ctx context.Context, filters []Filter, size int) ([]OrderSummary, error) {
 	var all []OrderSummary
+	seen := map[Text]bool{}
 	for page := 1; page <= maxPages; page++ {
 		p, err := c.Search(ctx, filters, page, size)
 		if err != nil {
 			return all, err
 		}
-		all = append(all, p.Items...)
-		if len(p.Items) == 0 || int(p.TotalPages) <= page || (p.TotalPages == 0 && len(p.Items) < size) {
+		fresh := 0
+		for _, it := range p.Items {
+			if !seen[it.OrderID] {
+				seen[it.OrderID] = true
+				all = append(all, it)
+				fresh++
+			}
+		}
+		if fresh == 0 || int(p.TotalPages) <= page && (p.TotalPages > 0 || len(p.Items) < size) {
 			return all, nil
 		}
 	}

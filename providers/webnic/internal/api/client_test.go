@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -116,5 +117,25 @@ func TestSearchAll(t *testing.T) {
 	}
 	if n := s.Requests(sim.RouteSearch); n != 3 {
 		t.Errorf("%d searches, want 3", n)
+	}
+}
+
+// A server that ignores the page number and never says how many pages
+// there are does not make SearchAll loop.
+func TestSearchAllIgnoredPaging(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == PathToken {
+			fmt.Fprint(w, `{"code":"1000","data":{"access_token":"t","expires_in":3600}}`)
+			return
+		}
+		calls++
+		fmt.Fprint(w, `{"code":"1000","data":{"items":[{"orderId":1,"orderStatus":"PENDING"},{"orderId":2,"orderStatus":"PENDING"}]}}`)
+	}))
+	defer srv.Close()
+	c := New(Config{BaseURL: srv.URL, Username: "u", Password: "p"})
+	items, err := c.SearchAll(context.Background(), nil, 2)
+	if err != nil || len(items) != 2 || calls != 2 {
+		t.Errorf("%d items, %d calls, %v: want 2 items in 2 calls", len(items), calls, err)
 	}
 }
