@@ -44,7 +44,7 @@ type result struct {
 	stdout, stderr string
 }
 
-func runDcvd(t *testing.T, ctx context.Context, env []string, args ...string) result {
+func runDcvd(t testing.TB, ctx context.Context, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, dcvdBin, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -89,16 +89,22 @@ func newWorldOpts(t *testing.T, zones []string, noUpdate bool) *world {
 	return startWorld(t, zones, bz)
 }
 
-func startWorld(t *testing.T, zones []string, bz []testenv.BINDZone) *world {
+func startWorld(t testing.TB, zones []string, bz []testenv.BINDZone) *world {
+	return startWorldLimits(t, zones, bz, false)
+}
+
+// startWorldLimits is startWorld with the simulator enforcing DigiCert's
+// documented limits when limited.
+func startWorldLimits(t testing.TB, zones []string, bz []testenv.BINDZone, limited bool) *world {
 	b := testenv.StartBIND(t, testenv.BINDOptions{Zones: bz})
-	sim := sandbox.New(sandbox.Options{Keys: []string{"test-key"}, ViewOnlyKeys: []string{"view-key"}, DNSServers: []string{b.Addr}, NoLimits: true})
+	sim := sandbox.New(sandbox.Options{Keys: []string{"test-key"}, ViewOnlyKeys: []string{"view-key"}, DNSServers: []string{b.Addr}, NoLimits: !limited})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	return &world{bind: b, sim: sim, simURL: srv.URL + sandbox.Prefix, zones: zones, dir: t.TempDir()}
 }
 
 // config writes a config for the world; extra is appended.
-func (w *world) config(t *testing.T, apiKey, extra string) string {
+func (w *world) config(t testing.TB, apiKey, extra string) string {
 	t.Helper()
 	secret := filepath.Join(w.dir, "tsig.secret")
 	os.WriteFile(secret, []byte(w.bind.Key.Secret+"\n"), 0o600)
@@ -150,7 +156,7 @@ timeout = "2s"
 
 // leftovers lists the TXT and CNAME records of every zone whose value is
 // one of the simulator's random values (what dcvd published).
-func (w *world) leftovers(t *testing.T) []string {
+func (w *world) leftovers(t testing.TB) []string {
 	t.Helper()
 	values := map[string]bool{}
 	for _, id := range w.sim.Orders() {
@@ -179,7 +185,7 @@ func (w *world) leftovers(t *testing.T) []string {
 	return out
 }
 
-func (w *world) allIssued(t *testing.T) (issued, total int) {
+func (w *world) allIssued(t testing.TB) (issued, total int) {
 	for _, id := range w.sim.Orders() {
 		o, _ := w.sim.Order(id)
 		total++
@@ -190,7 +196,7 @@ func (w *world) allIssued(t *testing.T) (issued, total int) {
 	return
 }
 
-func deadlineCtx(t *testing.T, d time.Duration) context.Context {
+func deadlineCtx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
