@@ -71,7 +71,7 @@ Exit codes: 0 visible (and CAA allows), 1 not visible or CAA forbids,
 					if rep.Note != "" {
 						rep.Note += "; "
 					}
-					rep.Note += "CAA not checked: no configured [[ca]] names its issuer domain (use --issuer digicert.com)"
+					rep.Note += "CAA not checked: no configured [[ca]] names its issuer domain (use --issuer with the CA's CAA domain)"
 				}
 				name := domain
 				if name == "" {
