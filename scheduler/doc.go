@@ -5,6 +5,10 @@
 //	      │                     │                    │                     │
 //	      └─────────────────────┴────── failed / expired (with a reason) ──┴──remove──▶ (DNS removed)
 //
+// The same transitions, with each step's retry policy, are the table the
+// driver reads (transitions.go); a test keeps this diagram and the table
+// in step.
+//
 // # Crash safety
 //
 // Every side effect is preceded by a stored intent. Before a backend's Add
@@ -51,9 +55,9 @@
 //
 // Run starts a robfig/cron/v3 schedule per account (default every five
 // minutes, plus once at start) and drives rows continuously with a bounded
-// worker pool. Each account has token buckets built from its documented
-// limits, sized so that no window of any limit is exceeded; each DNS backend
-// can be limited to BackendRate writes per second. RunOnce is the one-shot
+// worker pool. A CA's documented request limits are kept by its client
+// (providers.Limiter, per HTTP request, as the CA counts them); each DNS
+// backend can be limited to BackendRate writes per second. RunOnce is the one-shot
 // mode behind `dcvd run`: discover, drive everything as far as it goes, and
 // return a Summary.
 package scheduler

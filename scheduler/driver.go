@@ -308,12 +308,13 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 			continue
 		}
 		delete(d.ready, id)
-		active := !c.State.Terminal()
-		switch {
-		case active && !c.Expires.IsZero() && now.After(c.Expires):
+		if !c.State.Terminal() && !c.Expires.IsZero() && now.After(c.Expires) {
 			immediate.add(c)
 			fail(c, store.Expired, fmt.Sprintf("the CA's value expired at %s before validation", c.Expires.UTC().Format(time.RFC3339)))
-		case c.State == store.Discovered:
+			continue
+		}
+		switch stepFor(c) { // transitions.go
+		case stepPublish:
 			b, zone, err := e.backendFor(c)
 			if err != nil {
 				immediate.add(c)
@@ -322,13 +323,13 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 			}
 			k := zoneKey{b.pub.Name(), zone}
 			publish[k] = append(publish[k], c)
-		case c.State == store.Published:
+		case stepVerify:
 			verify = append(verify, c)
-		case c.State == store.Visible:
+		case stepSubmit:
 			addOrder(submit, c)
-		case c.State == store.Submitted:
+		case stepPoll:
 			addOrder(poll, c)
-		case c.DNS.Owned():
+		case stepRemove:
 			b, zone, err := e.backendFor(c)
 			if err != nil {
 				immediate.add(c)
@@ -337,9 +338,11 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 			}
 			k := zoneKey{b.pub.Name(), zone}
 			remove[k] = append(remove[k], c)
-		case c.State == store.Validated:
-			immediate.add(c)
-			c.State = store.Cleaned
+		default:
+			if c.State == store.Validated { // its record is already gone
+				immediate.add(c)
+				c.State = store.Cleaned
+			}
 		}
 	}
 	if immediate.len() > 0 {

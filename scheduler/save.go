@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/dcvd/dcvd/internal/backoff"
 	"github.com/dcvd/dcvd/store"
 )
 
@@ -118,17 +117,17 @@ func (e *Engine) logChanges(rows []*store.Challenge, prev []snap) {
 }
 
 // retry records a failed try of the current step: Attempts+1, the reason,
-// and NextAt after a jittered backoff. Past MaxAttempts (when limited) the
-// row fails with the reason.
-func (e *Engine) retry(c *store.Challenge, now time.Time, reason string, limited bool) {
+// and NextAt after a jittered backoff. Past MaxAttempts, when the step's
+// retry policy gives up (transitions.go), the row fails with the reason.
+func (e *Engine) retry(c *store.Challenge, now time.Time, reason string) {
 	c.Attempts++
 	c.Reason = reason
-	if limited && c.Attempts >= e.cfg.MaxAttempts {
+	if givesUp(c.State) && c.Attempts >= e.cfg.MaxAttempts {
 		c.State = store.Failed
 		c.NextAt = time.Time{}
 		return
 	}
-	c.NextAt = now.Add(backoff.Policy{Min: e.cfg.RetryMin, Max: e.cfg.RetryMax}.Delay(c.Attempts - 1))
+	c.NextAt = now.Add(e.retryDelay(c.State, c.Attempts, false))
 }
 
 // advance moves a row to its next state with a clean slate.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/dnspublish"
-	"github.com/dcvd/dcvd/internal/backoff"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/store"
 	"github.com/dcvd/dcvd/verify"
@@ -55,7 +54,7 @@ func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*s
 		var out batch
 		for _, c := range fresh {
 			out.add(c)
-			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err), true)
+			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err))
 		}
 		retried, _ := e.commit(ctx, &out)
 		done = retried
@@ -102,10 +101,10 @@ func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*s
 		out.add(c)
 		switch {
 		case partial != nil && partial.Failed[c.Record.Key()] != nil:
-			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, partial.Failed[c.Record.Key()]), true)
+			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, partial.Failed[c.Record.Key()]))
 			continue
 		case partial == nil && err != nil:
-			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err), true)
+			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err))
 			continue
 		}
 		c.DNS, c.Serial = store.DNSPresent, res.Serial
@@ -231,7 +230,7 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 		out.add(c)
 		switch {
 		case verdicts == nil:
-			e.retry(c, now, fmt.Sprintf("verify: %v", err), true)
+			e.retry(c, now, fmt.Sprintf("verify: %v", err))
 		case verdicts[i].forbidden != "":
 			fail(c, store.Failed, verdicts[i].forbidden) // CAA: the CA would refuse; never asked
 		case verdicts[i].visible:
@@ -241,9 +240,9 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 			// row of dcvd that was removing it, took it away): publish it
 			// again, asking the zone afresh.
 			c.State, c.DNS, c.Backend, c.Zone = store.Discovered, store.DNSNone, "", ""
-			e.retry(c, now, "verify: the value that was already in the zone is gone: "+verdicts[i].detail, true)
+			e.retry(c, now, "verify: the value that was already in the zone is gone: "+verdicts[i].detail)
 		default:
-			e.retry(c, now, "verify: "+verdicts[i].detail, true)
+			e.retry(c, now, "verify: "+verdicts[i].detail)
 		}
 	}
 	saved, err := e.commit(ctx, &out)
@@ -308,7 +307,7 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 		for i, c := range rows {
 			out.add(c)
 			if err != nil {
-				e.retry(c, now, fmt.Sprintf("%s order %s: %v", verb, order, err), !poll)
+				e.retry(c, now, fmt.Sprintf("%s order %s: %v", verb, order, err))
 				continue
 			}
 			e.apply(c, outs[i], now, poll)
@@ -347,7 +346,7 @@ func (e *Engine) apply(c *store.Challenge, o providers.Outcome, now time.Time, p
 		if o.Reason != "" {
 			reason += ": " + o.Reason
 		}
-		e.retry(c, now, reason, true)
+		e.retry(c, now, reason)
 	default: // Pending
 		if !poll {
 			advance(c, store.Submitted)
@@ -357,7 +356,7 @@ func (e *Engine) apply(c *store.Challenge, o providers.Outcome, now time.Time, p
 		if o.Reason != "" {
 			c.Reason += ": " + o.Reason
 		}
-		c.NextAt = now.Add(backoff.Policy{Min: e.cfg.PollMin, Max: e.cfg.PollMax}.Delay(c.Attempts - 1))
+		c.NextAt = now.Add(e.retryDelay(c.State, c.Attempts, true))
 	}
 }
 
@@ -445,7 +444,7 @@ func (e *Engine) retryRemove(c *store.Challenge, now time.Time, reason string) {
 		reason = baseReason(c.Reason) + cleanupMark + reason
 	}
 	c.Reason = reason
-	c.NextAt = now.Add(backoff.Policy{Min: e.cfg.RetryMin, Max: e.cfg.RetryMax}.Delay(c.Attempts - 1))
+	c.NextAt = now.Add(e.retryDelay(c.State, c.Attempts, false))
 }
 
 // Fault points: where the fault-injection tests kill the process (-9) in
