@@ -17,7 +17,7 @@ func TestConfigExample(t *testing.T) {
 		os.WriteFile(filepath.Join(creds, name), []byte(v), 0o600)
 	}
 	// DNS backends' credentials (dnspublish/*).
-	for name, v := range map[string]string{"pdns": "sekrit-pdns-key", "mdr": "sekrit-mdr-key"} {
+	for name, v := range map[string]string{"pdns": "sekrit-pdns-key", "mdr": "sekrit-mdr-key", "cloudflare": "sekrit-cf-token"} {
 		os.WriteFile(filepath.Join(creds, name), []byte(v), 0o600)
 	}
 	pw := filepath.Join(t.TempDir(), "httpreq.password")

@@ -5,6 +5,7 @@ package registry
 
 import (
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/dnspublish/cloudflare"
 	"github.com/dcvd/dcvd/dnspublish/embedded"
 	dnsexec "github.com/dcvd/dcvd/dnspublish/exec"
 	"github.com/dcvd/dcvd/dnspublish/mijndomeinreseller"
@@ -28,6 +29,7 @@ func Registry() config.Registry {
 			dnsexec.Spec(),
 			mijndomeinreseller.Spec(),
 			lego(),
+			cloudflare.Spec(),
 		),
 		CA: index(func(s providers.Spec) string { return s.Type },
 			digicert.Spec(),
