@@ -13,7 +13,6 @@ import (
 	"github.com/dcvd/dcvd/internal/app"
 	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/store"
-	"github.com/dcvd/dcvd/store/sqlite"
 	"github.com/dcvd/dcvd/verify"
 )
 
@@ -148,9 +147,5 @@ func caaIssuerSets(cfg *config.Config, flag []string) [][]string {
 
 // openStore opens the state database of cfg without building anything else.
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
-	st, err := sqlite.Open(ctx, cfg.StatePath())
-	if err != nil {
-		return nil, fmt.Errorf("open state %s: %w", cfg.StatePath(), err)
-	}
-	return st, nil
+	return app.OpenStore(ctx, cfg)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,7 +30,8 @@ Secrets are never printed. Exit code 2 on any error, naming file:line.
 
 With --online, each DNS backend that can (dnspublish.Checker) also checks its
 credentials and zones with one read call per zone; a failure is printed with
-the backend's own message and exits 1.`,
+the backend's own message and exits 1. The state store is checked too: for
+PostgreSQL, a connection and the schema version found (nothing is changed).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := app.LoadConfig(g.configPath)
@@ -62,7 +64,8 @@ the backend's own message and exits 1.`,
 			}
 			printPlan(cmd.OutOrStdout(), cfg, router, limits)
 			if online {
-				return checkOnline(cmd.Context(), cmd.OutOrStdout(), pubs)
+				return errors.Join(checkStoreOnline(cmd.Context(), cmd.OutOrStdout(), cfg),
+					checkOnline(cmd.Context(), cmd.OutOrStdout(), pubs))
 			}
 			return nil
 		},
@@ -73,7 +76,7 @@ the backend's own message and exits 1.`,
 }
 
 func printPlan(w io.Writer, cfg *config.Config, router *dnspublish.Router, limits map[string][]providers.RateLimit) {
-	fmt.Fprintf(w, "config %s: ok\n\nstate: %s\n", cfg.Path, cfg.StatePath())
+	fmt.Fprintf(w, "config %s: ok\n\nstate: %s\n", cfg.Path, cfg.StateDescription())
 	if cfg.Daemon.Listen != "" {
 		fmt.Fprintf(w, "listen: %s (/metrics, /healthz", cfg.Daemon.Listen)
 		if cfg.Daemon.HTTPReq.Username != "" {

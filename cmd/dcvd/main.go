@@ -91,6 +91,8 @@ func newRoot() *cobra.Command {
 		newAuditCmd(g),
 		newCheckCmd(g),
 		newConfigCmd(g),
+		newMigrateCmd(g),
+		newStoreCmd(g),
 		newDemoCmd(),
 		newSandboxCmd(),
 		newVersionCmd(),

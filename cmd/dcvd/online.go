@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/internal/app"
+	"github.com/dcvd/dcvd/internal/config"
 )
 
 // checkOnline runs every backend's Check (dnspublish.Checker), 30 s each,
@@ -33,5 +35,19 @@ func checkOnline(ctx context.Context, w io.Writer, pubs []dnspublish.Publisher) 
 	if failed > 0 {
 		return &exitError{Code: exitFailed, Err: fmt.Errorf("config check --online: %d DNS backend(s) failed", failed)}
 	}
+	return nil
+}
+
+// checkStoreOnline connects to the configured state store (nothing is
+// changed) and prints one line.
+func checkStoreOnline(ctx context.Context, w io.Writer, cfg *config.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	desc, err := app.CheckStore(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(w, "\nstore: FAILED: %v\n", err)
+		return &exitError{Code: exitFailed, Err: fmt.Errorf("config check --online: store: %w", err)}
+	}
+	fmt.Fprintf(w, "\nstore: %s\n", desc)
 	return nil
 }

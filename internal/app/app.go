@@ -21,7 +21,6 @@ import (
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/scheduler"
 	"github.com/dcvd/dcvd/store"
-	"github.com/dcvd/dcvd/store/sqlite"
 	"github.com/dcvd/dcvd/verify"
 )
 
@@ -88,9 +87,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	if err := os.MkdirAll(cfg.Daemon.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state_dir: %w", err)
 	}
-	st, err := sqlite.Open(ctx, cfg.StatePath())
+	st, err := OpenStore(ctx, cfg) // store.go
 	if err != nil {
-		return nil, fmt.Errorf("open state %s: %w", cfg.StatePath(), err)
+		return nil, err
 	}
 	a.Store = st
 
@@ -131,6 +130,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		Checker:  a.Checker,
 		Accounts: accounts,
 		Workers:  cfg.Daemon.Workers,
+		Lease:    cfg.Store.Lease.D(),
 		Logger:   a.Logger,
 		OnChange: opts.OnChange,
 		Observer: observe.NewRecorder(st, a.Actor, a.Metrics, a.Logger),

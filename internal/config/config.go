@@ -29,6 +29,7 @@ type Config struct {
 	Path        string
 	Daemon      Daemon
 	Propagation Propagation
+	Store       Store // store.go
 	CAs         []CA
 	DNS         []DNS
 }

@@ -80,6 +80,7 @@ func splitComment(line string) (code, comment string) {
 type rawConfig struct {
 	Daemon      Daemon           `toml:"daemon"`
 	Propagation Propagation      `toml:"propagation"`
+	Store       Store            `toml:"store"`
 	CA          []toml.Primitive `toml:"ca"`
 	DNS         []toml.Primitive `toml:"dns"`
 }
@@ -95,7 +96,7 @@ func Parse(path, text string, reg Registry) (*Config, error) {
 	if err != nil {
 		return nil, redactSecret(decodeError(path, err), text)
 	}
-	cfg := &Config{Path: path, Daemon: raw.Daemon, Propagation: raw.Propagation}
+	cfg := &Config{Path: path, Daemon: raw.Daemon, Propagation: raw.Propagation, Store: raw.Store}
 	lines := newLineIndex(text)
 
 	for i, prim := range raw.CA {
@@ -140,6 +141,7 @@ func Parse(path, text string, reg Registry) (*Config, error) {
 	}
 	cfg.Daemon.defaults()
 	cfg.Propagation.defaults()
+	cfg.Store.defaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -169,6 +171,9 @@ func (c *Config) validate() error {
 		return fail(0, "daemon.workers must be at least 1")
 	}
 	if err := c.validateOps(); err != nil {
+		return err
+	}
+	if err := c.validateStore(); err != nil {
 		return err
 	}
 	p := c.Propagation

@@ -119,3 +119,33 @@ func fromUnixNano(n int64) time.Time {
 	}
 	return time.Unix(0, n)
 }
+
+// Check connects to dsn without changing anything and returns the schema
+// version found (0: dcvd never ran there). For `dcvd config check --online`.
+func Check(ctx context.Context, dsn string) (int, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return 0, errors.New("postgres: invalid dsn (expected postgres://user@host:port/db?… or host=… dbname=…)")
+	}
+	at := fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: connect %s: %w", at, err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("postgres %s: %w", at, err)
+	}
+	if !exists {
+		return 0, nil
+	}
+	var v int
+	if err := conn.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("postgres %s: read schema version: %w", at, err)
+	}
+	return v, nil
+}
+
+// Migrations is how many schema versions this build knows.
+func Migrations() int { return len(migrations) }

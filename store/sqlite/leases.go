@@ -189,3 +189,30 @@ func (s *Store) Expire(ctx context.Context, owner string) error {
 // Local implements store.Local: every process sharing the file runs on this
 // host, so a lease of a process that is gone can be ended at once.
 func (s *Store) Local() bool { return true }
+
+// ImportChallenges implements store.Importer: rows are inserted with their
+// own IDs, versions and times; leases are not copied.
+func (s *Store) ImportChallenges(ctx context.Context, rows []store.Challenge) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO challenges (id, version, account, order_id, name, key,
+			rec_fqdn, rec_type, rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns,
+			serial, attempts, next_at, reason, created, updated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i := range rows {
+			c := &rows[i]
+			args := append([]any{c.ID, c.Version}, insertArgs(c)...)
+			if _, err := st.ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("challenge %d: %w", c.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: import %d challenges: %w", len(rows), err)
+	}
+	return nil
+}

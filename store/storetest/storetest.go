@@ -82,6 +82,75 @@ func Run(t *testing.T, h Harness) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h.Fresh(t)) })
 	}
+	t.Run("Copy", func(t *testing.T) { testCopy(t, h.Fresh(t), h.Fresh(t)) })
+}
+
+// testCopy: store.Copy moves every row verbatim (IDs, versions, times),
+// the records and the audit trail into an empty store, refuses a non-empty
+// one, and the copy works on: new rows get new IDs, claims and saves work.
+func testCopy(t *testing.T, openFrom, openTo Opener) {
+	ctx := context.Background()
+	from, to := openFrom(t), openTo(t)
+	rows := []*store.Challenge{ptr(Row("a", "1", "x.example.com", "1")), ptr(Row("a", "2", "y.example.com", "2"))}
+	if err := from.Insert(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	rows[1].State, rows[1].DNS, rows[1].Backend, rows[1].Zone = store.Published, store.DNSPresent, "emb", "example.com"
+	if err := from.Save(ctx, rows[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := from.Claim(ctx, []int64{rows[0].ID}, "someone", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	rec := dnspublish.Record{FQDN: "y.example.com.", Type: dnspublish.TXT, Value: "2", TTL: 60}
+	if err := from.AddRecords(ctx, "emb", []dnspublish.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if err := from.AppendAudit(ctx, []store.AuditEntry{{Kind: store.AuditAdd, Challenge: rows[1].ID, Name: "y.example.com", Result: "ok"}}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := from.List(ctx, store.Filter{})
+	res, err := store.Copy(ctx, from, to, []string{"emb", "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (store.CopyResult{Challenges: 2, Records: 1, Audit: 1}) {
+		t.Fatalf("copy result %+v", res)
+	}
+	got, _ := to.List(ctx, store.Filter{})
+	if len(got) != len(want) {
+		t.Fatalf("copied %d rows, want %d", len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		w.Owner, w.LeaseUntil = "", time.Time{} // leases are not copied
+		if !g.Created.Equal(w.Created) || !g.Updated.Equal(w.Updated) || !g.Expires.Equal(w.Expires) || !g.NextAt.Equal(w.NextAt) {
+			t.Fatalf("times not copied: %+v\nwant %+v", g, w)
+		}
+		g.Created, g.Updated, g.Expires, g.NextAt = w.Created, w.Updated, w.Expires, w.NextAt
+		if g != w {
+			t.Fatalf("copied row:\n got %+v\nwant %+v", g, w)
+		}
+	}
+	if recs, _ := to.Records(ctx, "emb"); len(recs) != 1 || recs[0] != rec {
+		t.Fatalf("copied records %+v", recs)
+	}
+	if a, _ := to.Audit(ctx, store.AuditFilter{}); len(a) != 1 || a[0].Challenge != rows[1].ID {
+		t.Fatalf("copied audit %+v", a)
+	}
+	if _, err := store.Copy(ctx, from, to, nil); err == nil {
+		t.Fatal("copy into a non-empty store succeeded")
+	}
+	fresh := ptr(Row("a", "3", "z.example.com", "3"))
+	if err := to.Insert(ctx, []*store.Challenge{fresh}); err != nil {
+		t.Fatalf("insert after copy: %v", err)
+	}
+	if fresh.ID <= rows[1].ID {
+		t.Fatalf("new row id %d collides with copied ids (max %d)", fresh.ID, rows[1].ID)
+	}
+	if c, err := to.Claim(ctx, []int64{rows[0].ID}, "me", time.Minute); err != nil || len(c) != 1 {
+		t.Fatalf("claim of a copied row: %v, %v", c, err)
+	}
 }
 
 // Row returns a TXT challenge row for tests.
