@@ -1,3 +1,5 @@
+//go:build !dcvdfuzz
+
 package embedded
 
 import (

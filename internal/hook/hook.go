@@ -160,6 +160,12 @@ func (r *Runner) prepare(ctx context.Context, items []Item) ([]Item, error) {
 		if err != nil {
 			return nil, usageErr("%v", err)
 		}
+		// A backslash escape or a control byte in a name changes what it
+		// means to the DNS (an escaped dot is not a label boundary): refuse
+		// it rather than write somewhere unexpected.
+		if i := strings.IndexFunc(rec.FQDN, func(c rune) bool { return c == '\\' || c <= ' ' || c > '~' }); i >= 0 {
+			return nil, usageErr("record name %q holds %q: only letters, digits, '-', '_' and '.' are allowed", rec.FQDN, rec.FQDN[i:i+1])
+		}
 		if it.Name == "" {
 			it.Name = nameOf(rec.FQDN)
 		}

@@ -44,7 +44,9 @@ type Config struct {
 // Client calls the CertCentral Services API v2 with one API key. Safe for
 // concurrent use.
 type Client struct {
-	http *apiclient.Client
+	http  *apiclient.Client
+	log   *slog.Logger
+	retry backoff.Policy // between reads of a list page (AllOrders)
 }
 
 // New returns a client. It does no I/O.
@@ -52,7 +54,15 @@ func New(cfg Config) *Client {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = BaseURLUS
 	}
-	return &Client{http: apiclient.New(apiclient.Config{
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	retry := cfg.Backoff
+	if retry.Min <= 0 {
+		retry = backoff.Policy{Min: time.Second, Max: time.Minute}
+	}
+	return &Client{log: log, retry: retry, http: apiclient.New(apiclient.Config{
 		Service: "digicert", BaseURL: cfg.BaseURL, Timeout: cfg.Timeout, HTTP: cfg.HTTP,
 		Auth: apiclient.HeaderKey(KeyHeader, cfg.Key), Limiter: cfg.Limiter,
 		Backoff: cfg.Backoff, Retries: cfg.Retries, Decode: DecodeError, Logger: cfg.Logger,

@@ -53,6 +53,43 @@ type Order struct {
 type OrderList struct {
 	Orders []Order `json:"orders"`
 	Page   Page    `json:"page"`
+	// Skipped counts entries of "orders" that did not decode or whose id
+	// is not a decimal number: one malformed order must not hide the
+	// others of its page (nor end up in a request path).
+	Skipped int `json:"-"`
+}
+
+// UnmarshalJSON decodes the page order by order (see Skipped).
+func (l *OrderList) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Orders []json.RawMessage `json:"orders"`
+		Page   Page              `json:"page"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*l = OrderList{Page: raw.Page}
+	for _, r := range raw.Orders {
+		var o Order
+		if json.Unmarshal(r, &o) != nil || !decimal(o.ID.String()) {
+			l.Skipped++
+			continue
+		}
+		l.Orders = append(l.Orders, o)
+	}
+	return nil
+}
+
+func decimal(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // NameValidation is one entry of dns_name_validations in the order
