@@ -76,8 +76,13 @@ type Options struct {
 	RateLimit dnspublish.Rate `toml:"rate_limit"`
 }
 
-// Spec describes the backend to the configuration loader.
-func Spec() dnspublish.Spec { return dnspublish.SpecFor(Type, New) }
+// Spec describes the backend to the configuration loader, with its
+// `dcvd sandbox cloudflare`.
+func Spec() dnspublish.Spec {
+	s := dnspublish.SpecFor(Type, New)
+	s.Sandbox = sandboxCommand
+	return s
+}
 
 // Publisher writes records with one API token.
 type Publisher struct {

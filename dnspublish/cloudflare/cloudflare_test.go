@@ -2,9 +2,12 @@ package cloudflare
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/miekg/dns"
@@ -177,4 +180,60 @@ rate_limit = "100/1m"
 			t.Errorf("%+v: %v, want %q", c.o, err, c.want)
 		}
 	}
+}
+
+// `dcvd sandbox cloudflare` serves the API and DNS; a publisher pointed at
+// it publishes and the record is served.
+func TestSandboxCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := sandboxCommand()
+	out := &syncBuffer{}
+	cmd.SetOut(out)
+	cmd.SetArgs([]string{"--listen", "127.0.0.1:0", "--dns-listen", "127.0.0.1:0", "--zone", "sandbox.test"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	var base, dnsAddr string
+	deadline := time.Now().Add(5 * time.Second)
+	for base == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+		fmt.Sscanf(out.String(), "Cloudflare simulator: base_url = %q, api_token = \"sandbox-cloudflare-token\", DNS at %s", &base, &dnsAddr)
+	}
+	dnsAddr = strings.TrimSuffix(dnsAddr, ",")
+	p, err := New(dnspublish.Base{Name: "cf", Zones: []string{"sandbox.test"}}, Options{APIToken: "sandbox-cloudflare-token", BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := publishertest.TXT("_acme-challenge.sandbox.test", "from-the-sandbox")
+	if _, err := p.Add(ctx, "sandbox.test", []dnspublish.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := publishertest.Served(ctx, dnsAddr, rec.FQDN, dns.TypeTXT)
+	if err != nil || len(got) != 1 || got[0] != rec.Value {
+		t.Fatalf("served %q, %v", got, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

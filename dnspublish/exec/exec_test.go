@@ -67,7 +67,8 @@ func TestConformance(t *testing.T) {
 	p := open(t, Options{Command: prog, Env: map[string]string{
 		"NSUPDATE_SERVER": b.Host, "NSUPDATE_PORT": fmt.Sprint(b.Port), "NSUPDATE_KEYFILE": keyfile,
 	}})
-	publishertest.Run(t, publishertest.Harness{Publisher: p, Zone: "example.com", Server: b.Addr})
+	// Four concurrent writers: each is a bash + nsupdate process chain.
+	publishertest.Run(t, publishertest.Harness{Publisher: p, Zone: "example.com", Server: b.Addr, Concurrency: 4})
 	if t.Failed() {
 		t.Log(b.Log())
 	}
