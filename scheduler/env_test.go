@@ -92,7 +92,7 @@ func (s envSpec) parts(t testing.TB) (*sqlite.Store, *dnspublish.Router, *verify
 	}
 	t.Cleanup(func() { st.Close() })
 	pub, err := rfc2136.New(dnspublish.Base{Name: "bind", Zones: s.Zones},
-		rfc2136.Options{Server: s.BindAddr, TSIGKey: s.KeyName, TSIGSecret: s.KeySecret, Timeout: dnspublish.Duration{Duration: 5 * time.Second}})
+		rfc2136.Options{Server: s.BindAddr, TSIGKey: s.KeyName, TSIGSecret: s.KeySecret, Timeout: dnspublish.Duration(5 * time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,7 +111,7 @@ func TestFailures(t *testing.T) {
 
 	// A program that hangs, with a child holding its stderr open: killed
 	// as a group at the timeout.
-	p = open(t, Options{Command: script(t, "sleep 30 &\nsleep 30\n"), Timeout: dnspublish.Duration{Duration: 300 * time.Millisecond}})
+	p = open(t, Options{Command: script(t, "sleep 30 &\nsleep 30\n"), Timeout: dnspublish.Duration(300 * time.Millisecond)})
 	start := time.Now()
 	_, err = p.Add(ctx, "example.com", rec)
 	wantErr(t, err, "did not finish within 300ms (killed)")

@@ -286,7 +286,7 @@ func TestUnreachable(t *testing.T) {
 	port := testenv.FreePort(t, "127.0.0.1") // nothing listens there
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	p, err := New(dnspublish.Base{Name: "bind", Zones: []string{"example.com"}},
-		Options{Server: addr, TSIGKey: "k", TSIGSecret: "c2VjcmV0", Timeout: dnspublish.Duration{Duration: time.Second}})
+		Options{Server: addr, TSIGKey: "k", TSIGSecret: "c2VjcmV0", Timeout: dnspublish.Duration(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestTimeout(t *testing.T) {
 	// A UDP socket that never answers: the read times out.
 	pc := testenv.SilentUDP(t)
 	p, err := New(dnspublish.Base{Name: "bind", Zones: []string{"example.com"}},
-		Options{Server: pc, Timeout: dnspublish.Duration{Duration: 200 * time.Millisecond}})
+		Options{Server: pc, Timeout: dnspublish.Duration(200 * time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package dnspublish
+package duration
 
 import (
 	"testing"
@@ -15,7 +15,7 @@ func TestDurationTOML(t *testing.T) {
 	if _, err := toml.Decode(`timeout = "1m30s"`, &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.Timeout.Duration != 90*time.Second || v.Unset.Or(time.Second) != time.Second || v.Timeout.Or(time.Second) != 90*time.Second {
+	if v.Timeout.D() != 90*time.Second || v.Unset.Or(time.Second) != time.Second || v.Timeout.Or(time.Second) != 90*time.Second {
 		t.Fatalf("decoded %v / %v", v.Timeout, v.Unset)
 	}
 	for _, bad := range []string{`timeout = "10"`, `timeout = "-1s"`, `timeout = "soon"`} {
@@ -23,7 +23,7 @@ func TestDurationTOML(t *testing.T) {
 			t.Errorf("%s accepted", bad)
 		}
 	}
-	if b, _ := (Duration{10 * time.Second}).MarshalText(); string(b) != "10s" {
+	if b, _ := Duration(10 * time.Second).MarshalText(); string(b) != "10s" {
 		t.Fatalf("MarshalText = %s", b)
 	}
 }
