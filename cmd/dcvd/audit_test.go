@@ -91,3 +91,37 @@ func TestAuditTrail(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditHook: `dcvd hook add` / `remove` are audited as actor "hook": the
+// add, the propagation check with each server's answer, the removal.
+func TestAuditHook(t *testing.T) {
+	w := newWorld(t, []string{"hook.test"}, nil)
+	cfg := w.config(t, "test-key", "")
+	ctx := deadlineCtx(t, time.Minute)
+	for _, args := range [][]string{
+		{"hook", "add", "_acme-challenge.hook.test", "audited-value-1"},
+		{"hook", "remove", "_acme-challenge.hook.test", "audited-value-1"},
+	} {
+		if r := runDcvd(t, ctx, nil, append([]string{"--config", cfg}, args...)...); r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+	a := runDcvd(t, ctx, nil, "audit", "--config", cfg, "--json", "--name", "_acme-challenge.hook.test")
+	var rows []auditRow
+	if err := json.Unmarshal([]byte(a.stdout), &rows); err != nil {
+		t.Fatalf("audit: %v\n%s", err, a.stdout)
+	}
+	var kinds []string
+	for _, r := range rows {
+		if r.Actor != "hook" || r.Value != "audited-value-1" || r.Backend != "bind" {
+			t.Errorf("entry %+v: want actor hook, the value, backend bind", r)
+		}
+		if r.Kind == "verify" && (r.Result != "visible" || len(r.Evidence) == 0 || r.Evidence[0].Rcode != "NOERROR") {
+			t.Errorf("verify entry without evidence: %+v", r)
+		}
+		kinds = append(kinds, r.Kind)
+	}
+	if strings.Join(kinds, " ") != "dns-add verify dns-remove" {
+		t.Errorf("hook audit kinds %v, want dns-add verify dns-remove", kinds)
+	}
+}

@@ -37,6 +37,9 @@ type App struct {
 	// Metrics holds the Prometheus collectors (/metrics); the engine's
 	// observer and every apiclient exchange feed them.
 	Metrics *observe.Metrics
+	// Recorder writes the audit trail (the engine's observer); callers that
+	// check propagation themselves (hooks) report their evidence to it.
+	Recorder *observe.Recorder
 	// Actor is who this process writes the audit trail as.
 	Actor string
 }
@@ -124,6 +127,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	}
 	a.Metrics = observe.NewMetrics(st, apiclient.Version())
 	apiclient.SetDefaultObserver(a.Metrics.Exchange)
+	a.Recorder = observe.NewRecorder(st, a.Actor, a.Metrics, a.Logger)
 	a.Engine, err = scheduler.New(scheduler.Config{
 		Store:    st,
 		Router:   a.Router,
@@ -133,7 +137,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		Lease:    cfg.Store.Lease.D(),
 		Logger:   a.Logger,
 		OnChange: opts.OnChange,
-		Observer: observe.NewRecorder(st, a.Actor, a.Metrics, a.Logger),
+		Observer: a.Recorder,
 	})
 	if err != nil {
 		return nil, err

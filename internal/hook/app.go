@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/internal/app"
+	"github.com/dcvd/dcvd/internal/observe"
 	"github.com/dcvd/dcvd/store"
 	"github.com/dcvd/dcvd/verify"
 )
@@ -18,7 +19,7 @@ func NewRunner(a *app.App) *Runner {
 		store:    a.Store,
 		router:   a.Router,
 		engine:   a.Engine,
-		wait:     checkerWait(a.Checker),
+		wait:     checkerWait(a.Checker, a.Recorder),
 		delegate: a.Engine.EffectiveRecord,
 		log:      a.Logger,
 		now:      time.Now,
@@ -26,8 +27,9 @@ func NewRunner(a *app.App) *Runner {
 }
 
 // checkerWait waits with the configured propagation checker ([propagation]
-// in the config: authoritative servers, or a fixed delay).
-func checkerWait(c *verify.Checker) waiter {
+// in the config: authoritative servers, or a fixed delay) and writes each
+// record's per-server evidence to the audit trail (rec may be nil).
+func checkerWait(c *verify.Checker, rec *observe.Recorder) waiter {
 	return func(ctx context.Context, rows []*store.Challenge) error {
 		qs := make([]verify.Query, len(rows))
 		for i, row := range rows {
@@ -35,6 +37,9 @@ func checkerWait(c *verify.Checker) waiter {
 		}
 		start := time.Now()
 		reports, err := c.WaitAll(ctx, qs)
+		if rec != nil {
+			rec.Verified(ctx, rows, reports)
+		}
 		missing, first := 0, -1
 		for i, rep := range reports {
 			if rep != nil && !rep.Visible && i < len(rows) {
