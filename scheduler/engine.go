@@ -132,6 +132,7 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 		return 0, refused, fmt.Errorf("%s: store discovered challenges: %w", a.name, err)
 	}
 	e.log.Info("discovered", "account", a.name, "found", len(chs), "new", n, "refused", len(refused))
+	e.refreshInventory(ctx, a) // inventory.go
 	return n, refused, nil
 }
 

@@ -88,6 +88,7 @@ func newRoot() *cobra.Command {
 		newDaemonCmd(g),
 		newRunCmd(g),
 		newStatusCmd(g),
+		newDomainsCmd(g),
 		newAuditCmd(g),
 		newCheckCmd(g),
 		newConfigCmd(g),

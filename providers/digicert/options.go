@@ -60,6 +60,11 @@ type Options struct {
 	BackoffMin     string `toml:"backoff_min"`
 	BackoffMax     string `toml:"backoff_max"`
 	BackoffRetries *int   `toml:"backoff_retries"`
+	// RevalidateBefore ("30d", default off) renews each account domain's
+	// validation that long before it expires: discovery takes the domain
+	// up as a domain challenge (as prevalidate does for pending ones), at a
+	// point spread over the first third of the window (inventory.go).
+	RevalidateBefore string `toml:"revalidate_before"`
 }
 
 // DefaultLimits are DigiCert's documented per-key limits: 100 requests per
@@ -133,6 +138,7 @@ type settings struct {
 	timeout    time.Duration
 	backoff    backoff.Policy
 	retries    int
+	revalidate time.Duration
 }
 
 func (o *Options) validate(base providers.Base) (*settings, error) {
@@ -233,6 +239,13 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 				return nil, fmt.Errorf("backoff_retries %d: want >= 0", n)
 			}
 		}
+	}
+	if o.RevalidateBefore != "" {
+		d, err := providers.ParseWindow(o.RevalidateBefore)
+		if err != nil {
+			return nil, fmt.Errorf("revalidate_before %w", err)
+		}
+		s.revalidate = d
 	}
 	s.backoff, s.retries = backoff.Policy{Min: bmin, Max: bmax}, n
 	if n == 0 {

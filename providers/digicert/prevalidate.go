@@ -59,7 +59,9 @@ func (p *Provider) discoverDomains(ctx context.Context, covered map[string]bool)
 			switch {
 			case d.ID == "" || name == "":
 				continue
-			case !d.Active() || !inDomains(name, p.domains) || !p.domainPending(&d):
+			case !d.Active() || !inDomains(name, p.domains):
+				continue
+			case !(p.set.prevalid && p.domainPending(&d)) && !p.revalidateDue(&d):
 				continue
 			case covered[name]:
 				p.log.Debug("digicert domain is on a pending order; validated through the order", "domain", d.ID.String(), "name", name)
@@ -109,7 +111,8 @@ func (p *Provider) discoverDomain(ctx context.Context, d api.Domain, name string
 	if err != nil {
 		return providers.Challenge{}, false, fmt.Errorf("domain %s: info: %w", id, err)
 	}
-	if !p.domainPending(info) {
+	due := p.revalidateDue(info)
+	if !p.domainPending(info) && !due {
 		return providers.Challenge{}, false, nil
 	}
 	if m := strings.ToLower(info.DCVMethod); m != "" && m != method {
@@ -131,6 +134,9 @@ func (p *Provider) discoverDomain(ctx context.Context, d api.Domain, name string
 		}
 		p.log.Info("digicert domain token minted", "domain", id, "name", name)
 		tok = &api.DCVToken{Token: nt.Token, ExpirationDate: nt.ExpirationDate}
+	}
+	if due {
+		p.log.Info("digicert domain revalidation started", "domain", id, "name", name, "expires", expiryOf(info))
 	}
 	value := string(tok.Token)
 	if value == "" {
@@ -170,13 +176,13 @@ func (p *Provider) dcvState(d *api.Domain) providers.Status {
 	// has no dcv_expiration and no approval time; an expired one has dates
 	// in the past.
 	if exp := d.DCVExpiration.Latest(); !exp.IsZero() {
-		if exp.After(time.Now()) {
+		if exp.After(p.clock()) {
 			return providers.Validated
 		}
 		return providers.Pending
 	}
 	if t := api.ParseTime(d.DCVExpirationDatetime); !t.IsZero() {
-		if t.After(time.Now()) {
+		if t.After(p.clock()) {
 			return providers.Validated
 		}
 		return providers.Pending
@@ -197,7 +203,7 @@ func (p *Provider) domainPending(d *api.Domain) bool {
 // and validated_until, if given, still ahead. Unknown values are logged and
 // count as pending (§6).
 func (p *Provider) validationDone(v api.DomainValidation) bool {
-	if t := api.ParseTime(v.ValidatedUntil); !t.IsZero() && t.Before(time.Now()) {
+	if t := api.ParseTime(v.ValidatedUntil); !t.IsZero() && t.Before(p.clock()) {
 		return false
 	}
 	st := strings.ToLower(v.DCVStatus)
@@ -268,7 +274,7 @@ func (p *Provider) pollDomain(ctx context.Context, order, id string, chs []provi
 		}
 		return nil, fmt.Errorf("digicert %q: poll %s: %w", p.name, order, err)
 	}
-	if !info.IsPendingValidation && p.dcvState(info) == providers.Validated {
+	if !bool(info.IsPendingValidation) && p.dcvState(info) == providers.Validated && !p.revalidateDue(info) {
 		return all(chs, providers.Outcome{Status: providers.Validated}), nil
 	}
 	outs := all(chs, providers.Outcome{Status: providers.Pending})

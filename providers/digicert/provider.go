@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/dcvd/dcvd/internal/apiclient"
 	"github.com/dcvd/dcvd/providers"
@@ -20,6 +21,7 @@ type Provider struct {
 	set     *settings
 	domains []string
 	log     *slog.Logger
+	now     func() time.Time // the clock of validation expiry decisions
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -52,6 +54,7 @@ func Open(ctx context.Context, base providers.Base, o *Options) (*Provider, erro
 		set:     s,
 		domains: base.Domains,
 		log:     log,
+		now:     time.Now,
 	}, nil
 }
 
@@ -100,7 +103,7 @@ func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) 
 		}
 		out = append(out, chs...)
 	}
-	if p.set.prevalid {
+	if p.set.prevalid || p.set.revalidate > 0 {
 		covered := map[string]bool{}
 		for _, ch := range out {
 			covered[ch.Name] = true

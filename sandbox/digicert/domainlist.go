@@ -23,6 +23,9 @@ type DomainSpec struct {
 	Token string `toml:"token" json:"token"`
 	// Inactive domains have is_active false (filters[status]=inactive).
 	Inactive bool `toml:"inactive" json:"inactive"`
+	// ValidatedAt backdates a Validated domain's validation (default: now);
+	// it expires Validity later.
+	ValidatedAt time.Time `toml:"validated_at" json:"validated_at"`
 }
 
 // AddDomain seeds a domain and returns its ID. A domain of that name that
@@ -47,6 +50,9 @@ func (s *Server) AddDomain(spec DomainSpec) int {
 	}
 	if spec.Validated && !d.validated {
 		d.validated, d.validatedAt = true, now
+		if !spec.ValidatedAt.IsZero() {
+			d.validatedAt = spec.ValidatedAt
+		}
 	}
 	return d.id
 }
@@ -89,7 +95,7 @@ func (s *Server) domainListJSON(d *domain, withValidation, isoExp bool) map[stri
 	}
 	if d.validated {
 		out["dcv_approval_datetime"] = d.validatedAt.UTC().Format("2006-01-02 15:04:05")
-		exp := d.validatedAt.Add(397 * 24 * time.Hour)
+		exp := d.validatedAt.Add(Validity)
 		layout := "2006-01-02"
 		if isoExp {
 			layout = isoTime

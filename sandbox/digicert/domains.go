@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/dcvd/dcvd/sandbox/simkit"
 )
@@ -24,7 +23,7 @@ func (s *Server) lookupDomain(w http.ResponseWriter, r *http.Request) *domain {
 
 func (s *Server) tokenJSON(d *domain) map[string]any {
 	t := map[string]any{"token": d.token, "status": "pending", "expiration_date": d.tokenExp.UTC().Format(isoTime)}
-	if d.validated {
+	if d.validated && !s.lapsed(d) {
 		t["status"] = "complete"
 	}
 	if d.method == "dns-cname-token" {
@@ -38,7 +37,10 @@ func (s *Server) tokenJSON(d *domain) map[string]any {
 
 func (s *Server) validationsJSON(d *domain) []map[string]any {
 	status, dcv := "pending", "pending"
-	if d.validated {
+	switch {
+	case s.lapsed(d):
+		status, dcv = "expired", "expired"
+	case d.validated:
 		status, dcv = "active", "complete"
 	}
 	var out []map[string]any
@@ -46,7 +48,7 @@ func (s *Server) validationsJSON(d *domain) []map[string]any {
 		v := map[string]any{"type": typ, "name": typ, "description": "Normal Domain Validation", "date_created": d.created.UTC().Format(isoTime),
 			"status": status, "dcv_status": dcv, "org_status": "active"}
 		if d.validated {
-			v["validated_until"] = d.validatedAt.Add(397 * 24 * time.Hour).UTC().Format(isoTime)
+			v["validated_until"] = d.validatedAt.Add(Validity).UTC().Format(isoTime)
 		}
 		out = append(out, v)
 	}
@@ -64,7 +66,7 @@ func (s *Server) domainInfo(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	out := map[string]any{
 		"id": d.id, "is_active": !d.inactive, "name": d.name, "date_created": d.created.UTC().Format(isoTime),
-		"is_pending_validation": !d.validated, "dcv_method": d.method,
+		"is_pending_validation": !d.validated || s.lapsed(d), "dcv_method": d.method,
 		"organization": map[string]any{"id": 112233, "status": "active", "name": "Sandbox Org", "is_active": "1"},
 	}
 	if q.Get("include_dcv") == "true" {
@@ -73,7 +75,7 @@ func (s *Server) domainInfo(w http.ResponseWriter, r *http.Request) {
 		}
 		if d.validated {
 			out["dcv_approval_datetime"] = d.validatedAt.UTC().Format(isoTime)
-			out["dcv_expiration_datetime"] = d.validatedAt.Add(397 * 24 * time.Hour).UTC().Format(isoTime)
+			out["dcv_expiration_datetime"] = d.validatedAt.Add(Validity).UTC().Format(isoTime)
 		}
 	}
 	if q.Get("include_validation") == "true" {
@@ -186,6 +188,9 @@ func (s *Server) domainValidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	if d.validated {
+		d.revalidations++ // a revalidation renews the validation from now
+	}
 	d.validated, d.validatedAt = true, s.now()
 	s.mu.Unlock()
 	out := map[string]any{"status": "active"}

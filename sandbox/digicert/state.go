@@ -53,6 +53,11 @@ type DomainState struct {
 	Method    string
 	Token     string
 	Validated bool
+	// Expires is when the domain's validation lapses (zero: never
+	// validated); Revalidations counts validate-token checks that renewed
+	// a validation the domain already had.
+	Expires       time.Time
+	Revalidations int
 }
 
 type nameVal struct {
@@ -89,6 +94,20 @@ type domain struct {
 	validatedAt time.Time
 	created     time.Time
 	inactive    bool
+	// revalidations counts validate-token checks on an already validated
+	// domain (each renews validatedAt).
+	revalidations int
+}
+
+// Validity is how long a completed domain validation can be reused (the
+// simulator's dcv_expiration is validatedAt + Validity).
+const Validity = 397 * 24 * time.Hour
+
+// lapsed reports whether d's validation has expired at the simulator's
+// clock: such a domain is pending again (is_pending_validation, validations
+// "expired") until it is revalidated. Called with s.mu held.
+func (s *Server) lapsed(d *domain) bool {
+	return d.validated && !s.now().Before(d.validatedAt.Add(Validity))
 }
 
 type state struct {
@@ -285,7 +304,11 @@ func (s *Server) Domain(id int) (DomainState, bool) {
 	if d == nil {
 		return DomainState{}, false
 	}
-	return DomainState{ID: d.id, Name: d.name, Method: d.method, Token: d.token, Validated: d.validated}, true
+	st := DomainState{ID: d.id, Name: d.name, Method: d.method, Token: d.token, Validated: d.validated && !s.lapsed(d), Revalidations: d.revalidations}
+	if d.validated {
+		st.Expires = d.validatedAt.Add(Validity)
+	}
+	return st, true
 }
 
 // DomainByName returns the ID of the domain record for name (0 if none).

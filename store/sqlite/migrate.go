@@ -83,6 +83,32 @@ var migrations = []string{
 	CREATE INDEX audit_name ON audit(name);
 	CREATE INDEX audit_challenge ON audit(challenge, kind);
 	CREATE INDEX audit_backend ON audit(backend, kind);`,
+	// 4: the domain inventory per CA account and the persistent DCV records
+	// dcvd published (store/domains.go).
+	`CREATE TABLE domains (
+		account   TEXT    NOT NULL,
+		name      TEXT    NOT NULL,
+		domain_id TEXT    NOT NULL DEFAULT '',
+		status    TEXT    NOT NULL,
+		method    TEXT    NOT NULL DEFAULT '',
+		validated INTEGER NOT NULL DEFAULT 0,
+		expires   INTEGER NOT NULL DEFAULT 0,
+		reason    TEXT    NOT NULL DEFAULT '',
+		refreshed INTEGER NOT NULL,
+		PRIMARY KEY (account, name, domain_id)
+	);
+	CREATE INDEX domains_expires ON domains(expires);
+	CREATE TABLE persist (
+		domain  TEXT    NOT NULL,
+		value   TEXT    NOT NULL,
+		fqdn    TEXT    NOT NULL,
+		backend TEXT    NOT NULL,
+		zone    TEXT    NOT NULL DEFAULT '',
+		state   TEXT    NOT NULL DEFAULT '',
+		checked INTEGER NOT NULL DEFAULT 0,
+		created INTEGER NOT NULL,
+		PRIMARY KEY (domain, value)
+	);`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction.

@@ -78,6 +78,7 @@ func Run(t *testing.T, h Harness) {
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Locks", testLocks},
 		{"Audit", testAudit},
+		{"Domains", testDomains},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, h.Fresh(t)) })

@@ -77,6 +77,9 @@ type DomainFilters struct {
 	Search string
 	// IncludeValidation adds validations[] to every domain.
 	IncludeValidation bool
+	// ExpirationTime asks for dcv_expiration as UTC ISO times instead of
+	// Mountain Time dates (include_dcv_expiration_time, spec §5.2).
+	ExpirationTime bool
 }
 
 func (f DomainFilters) query() url.Values {
@@ -92,6 +95,9 @@ func (f DomainFilters) query() url.Values {
 	}
 	if f.IncludeValidation {
 		q.Set("include_validation", "true")
+	}
+	if f.ExpirationTime {
+		q.Set("include_dcv_expiration_time", "true")
 	}
 	return q
 }

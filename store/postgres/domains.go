@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dcvd/dcvd/store"
+)
+
+var _ store.DomainStore = (*Store)(nil)
+
+// ReplaceDomains makes rows the whole inventory of account.
+func (s *Store) ReplaceDomains(ctx context.Context, account string, rows []store.Domain) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM domains WHERE account = $1`, account); err != nil {
+			return err
+		}
+		src := make([][]any, 0, len(rows))
+		seen := make(map[[2]string]bool, len(rows))
+		for _, d := range rows {
+			k := [2]string{d.Name, d.ID}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			src = append(src, []any{account, d.Name, d.ID, d.Status, d.Method,
+				unixNano(d.Validated), unixNano(d.Expires), d.Reason, unixNano(d.Refreshed)})
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"domains"},
+			[]string{"account", "name", "domain_id", "status", "method", "validated", "expires", "reason", "refreshed"},
+			pgx.CopyFromRows(src))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: replace %d domains of %s: %w", len(rows), account, err)
+	}
+	return nil
+}
+
+// Domains returns the inventory of account ("" = all), soonest expiry first.
+func (s *Store) Domains(ctx context.Context, account string) ([]store.Domain, error) {
+	rows, err := s.pool.Query(ctx, `SELECT account, name, domain_id, status, method, validated, expires, reason, refreshed
+		FROM domains WHERE $1 = '' OR account = $1 ORDER BY expires, name, account`, account)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list domains: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Domain
+	for rows.Next() {
+		var d store.Domain
+		var v, e, r int64
+		if err := rows.Scan(&d.Account, &d.Name, &d.ID, &d.Status, &d.Method, &v, &e, &d.Reason, &r); err != nil {
+			return nil, fmt.Errorf("postgres: list domains: %w", err)
+		}
+		d.Validated, d.Expires, d.Refreshed = fromUnixNano(v), fromUnixNano(e), fromUnixNano(r)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list domains: %w", err)
+	}
+	return out, nil
+}
+
+// PutPersist stores a persistent record dcvd published.
+func (s *Store) PutPersist(ctx context.Context, r store.PersistRecord) error {
+	if r.Created.IsZero() {
+		r.Created = time.Now()
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO persist (domain, value, fqdn, backend, zone, state, checked, created)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (domain, value) DO UPDATE SET fqdn = excluded.fqdn, backend = excluded.backend,
+			zone = excluded.zone, state = excluded.state, checked = excluded.checked`,
+		r.Domain, r.Value, r.FQDN, r.Backend, r.Zone, r.State, unixNano(r.Checked), unixNano(r.Created))
+	if err != nil {
+		return fmt.Errorf("postgres: store persistent record of %s: %w", r.Domain, err)
+	}
+	return nil
+}
+
+// DeletePersist forgets the record of domain with value.
+func (s *Store) DeletePersist(ctx context.Context, domain, value string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM persist WHERE domain = $1 AND value = $2`, domain, value); err != nil {
+		return fmt.Errorf("postgres: forget persistent record of %s: %w", domain, err)
+	}
+	return nil
+}
+
+// PersistRecords lists every persistent record dcvd published.
+func (s *Store) PersistRecords(ctx context.Context) ([]store.PersistRecord, error) {
+	rows, err := s.pool.Query(ctx, `SELECT domain, value, fqdn, backend, zone, state, checked, created
+		FROM persist ORDER BY domain, value`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list persistent records: %w", err)
+	}
+	defer rows.Close()
+	var out []store.PersistRecord
+	for rows.Next() {
+		var r store.PersistRecord
+		var c, cr int64
+		if err := rows.Scan(&r.Domain, &r.Value, &r.FQDN, &r.Backend, &r.Zone, &r.State, &c, &cr); err != nil {
+			return nil, fmt.Errorf("postgres: list persistent records: %w", err)
+		}
+		r.Checked, r.Created = fromUnixNano(c), fromUnixNano(cr)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list persistent records: %w", err)
+	}
+	return out, nil
+}
