@@ -109,11 +109,37 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 		return 0, nil, nil
 	}
 	defer unlock()
-	chs, err := a.Provider.Discover(WithAccount(ctx, a.name))
-	if err != nil {
-		e.log.Error("discovery failed", "account", a.name, "err", err)
-		return 0, nil, fmt.Errorf("%s: discover: %w", a.name, err)
+	var (
+		found, n int
+		refused  []store.Challenge
+	)
+	keep := func(chs []providers.Challenge) error {
+		k, r, err := e.storeDiscovered(ctx, a, chs)
+		found, n, refused = found+len(chs), n+k, append(refused, r...)
+		return err
 	}
+	actx := WithAccount(ctx, a.name)
+	if s, ok := a.Provider.(providers.Streamer); ok {
+		err = s.DiscoverEach(actx, keep) // stored an order (or page) at a time
+	} else {
+		var chs []providers.Challenge
+		if chs, err = a.Provider.Discover(actx); err == nil {
+			err = keep(chs)
+		}
+	}
+	if err != nil {
+		e.log.Error("discovery failed", "account", a.name, "err", err, "stored", n)
+		return n, refused, fmt.Errorf("%s: discover: %w", a.name, err)
+	}
+	e.log.Info("discovered", "account", a.name, "found", found, "new", n, "refused", len(refused))
+	e.refreshInventory(ctx, a) // inventory.go
+	return n, refused, nil
+}
+
+// storeDiscovered checks and stores one batch of an account's challenges
+// (the unknown ones become rows). It returns how many were new and the
+// refused ones.
+func (e *Engine) storeDiscovered(ctx context.Context, a *account, chs []providers.Challenge) (int, []store.Challenge, error) {
 	var refused []store.Challenge
 	rows := make([]store.Challenge, 0, len(chs))
 	for _, ch := range chs {
@@ -126,13 +152,14 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 		}
 		rows = append(rows, e.delegated(ctx, c))
 	}
+	if len(rows) == 0 {
+		return 0, refused, nil
+	}
 	n, err := e.st.Discover(ctx, rows)
 	e.faultAt(faultDiscovered)
 	if err != nil {
-		return 0, refused, fmt.Errorf("%s: store discovered challenges: %w", a.name, err)
+		return 0, refused, fmt.Errorf("%w: store discovered challenges: %w", errStore, err)
 	}
-	e.log.Info("discovered", "account", a.name, "found", len(chs), "new", n, "refused", len(refused))
-	e.refreshInventory(ctx, a) // inventory.go
 	return n, refused, nil
 }
 

@@ -405,3 +405,47 @@ func lastLines(s string, n int) string {
 	l := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(l[max(0, len(l)-n):], "\n")
 }
+
+// cutAfterFirst is a streaming provider whose discovery is cut off (as by a
+// kill or a deadline) right after its first batch was handed over.
+type cutAfterFirst struct {
+	providers.Provider
+	cancel context.CancelFunc
+}
+
+func (p cutAfterFirst) DiscoverEach(ctx context.Context, found func([]providers.Challenge) error) error {
+	first := true
+	return p.Provider.(providers.Streamer).DiscoverEach(ctx, func(chs []providers.Challenge) error {
+		err := found(chs)
+		if first {
+			first = false
+			p.cancel()
+		}
+		return err
+	})
+}
+
+// Discovery is stored an order at a time: a discovery cut off halfway keeps
+// the orders it had found (the next pass finds the rest).
+func TestDiscoveryStoredPerOrder(t *testing.T) {
+	e := newFaultEnv(t, sim.Options{NoLimits: true})
+	ids := faultOrders(e)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng, st := e.engine(t, testLogger(t), cutAfterFirst{e.provider(t, "dns-txt"), cancel})
+	if err := eng.Discover(ctx); err == nil {
+		t.Fatal("discovery was not cut off")
+	}
+	rows, err := st.List(context.Background(), store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders := map[string]bool{}
+	for _, c := range rows {
+		orders[c.Order] = true
+	}
+	if len(orders) != 1 {
+		t.Fatalf("after a discovery cut off after its first order, %d orders are stored (%d rows), want 1", len(orders), len(rows))
+	}
+	e.finalPass(t, ids, "after a discovery cut off")
+}

@@ -81,47 +81,68 @@ func (p *Provider) Client() *api.Client { return p.client }
 // a non-DNS method (http-token) are skipped. A failure on one order is
 // logged and the others go on; a failure to list orders is returned.
 func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) {
+	var out []providers.Challenge
+	err := p.DiscoverEach(ctx, func(chs []providers.Challenge) error {
+		out = append(out, chs...)
+		return nil
+	})
+	return out, err
+}
+
+var _ providers.Streamer = (*Provider)(nil)
+
+// DiscoverEach is Discover handing each order's challenges to found as soon
+// as they are known (providers.Streamer): the engine stores them at once,
+// so a process killed during a long discovery keeps what it found.
+func (p *Provider) DiscoverEach(ctx context.Context, found func([]providers.Challenge) error) error {
 	orders, err := p.client.AllOrders(ctx, "pending", p.set.pageSize)
 	if err != nil {
-		return nil, fmt.Errorf("digicert %q: list pending orders: %w", p.name, err)
+		return fmt.Errorf("digicert %q: list pending orders: %w", p.name, err)
 	}
-	var out []providers.Challenge
 	var failed []error
+	covered := map[string]bool{}
 	for _, o := range orders {
 		chs, err := p.discoverOrder(ctx, o)
 		if err != nil {
 			if ctx.Err() != nil {
-				return out, err
+				return err
 			}
 			// Credentials that stop working fail the whole pass.
 			if sc := apiclient.StatusOf(err); sc == http.StatusUnauthorized {
-				return out, err
+				return err
 			}
 			p.log.Warn("digicert order skipped", "order", o.ID.String(), "err", err)
 			failed = append(failed, err)
 			continue
 		}
-		out = append(out, chs...)
-	}
-	if p.set.prevalid || p.set.revalidate > 0 {
-		covered := map[string]bool{}
-		for _, ch := range out {
+		for _, ch := range chs {
 			covered[ch.Name] = true
 		}
+		if len(chs) > 0 {
+			if err := found(chs); err != nil {
+				return err
+			}
+		}
+	}
+	if p.set.prevalid || p.set.revalidate > 0 {
 		dchs, err := p.discoverDomains(ctx, covered)
-		out = append(out, dchs...)
+		if len(dchs) > 0 {
+			if ferr := found(dchs); ferr != nil {
+				return ferr
+			}
+		}
 		if err != nil {
 			if ctx.Err() != nil || apiclient.StatusOf(err) == http.StatusUnauthorized {
-				return out, fmt.Errorf("digicert %q: prevalidation: %w", p.name, err)
+				return fmt.Errorf("digicert %q: prevalidation: %w", p.name, err)
 			}
 			// Orders go on without prevalidation this pass.
 			p.log.Warn("digicert prevalidation skipped this pass", "err", err)
 		}
 	}
 	if len(orders) > 0 && len(failed) == len(orders) {
-		return out, fmt.Errorf("digicert %q: every pending order failed: %w", p.name, errors.Join(failed...))
+		return fmt.Errorf("digicert %q: every pending order failed: %w", p.name, errors.Join(failed...))
 	}
-	return out, nil
+	return nil
 }
 
 // discoverOrder returns the challenges of one pending order.
