@@ -66,6 +66,14 @@ type RecordStore interface {
 	Records(ctx context.Context, backend string) ([]Record, error)
 }
 
+// RecordWatcher is implemented by record stores that announce every write,
+// made by any process or instance (PostgreSQL LISTEN/NOTIFY). The channel
+// receives after a write to backend's records and closes when ctx ends; a
+// server reloads on it instead of waiting for its next poll.
+type RecordWatcher interface {
+	WatchRecords(ctx context.Context, backend string) (<-chan struct{}, error)
+}
+
 // Spec describes one backend type to the configuration loader.
 type Spec struct {
 	// Type is the value of `type` in a [[dns]] table.

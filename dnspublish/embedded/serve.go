@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dcvd/dcvd/dnspublish"
 )
 
 // Serve answers queries on the listen address over UDP and TCP until ctx is
@@ -49,6 +51,14 @@ func (p *Publisher) Serve(ctx context.Context) error {
 
 	tick := time.NewTicker(p.every)
 	defer tick.Stop()
+	// A store that announces writes (PostgreSQL) wakes a reload at once, so
+	// every instance serves a write within milliseconds; polling stays.
+	var changed <-chan struct{}
+	if w, ok := p.store.(dnspublish.RecordWatcher); ok {
+		if changed, err = w.WatchRecords(ctx, p.name); err != nil {
+			p.log.Warn("embedded: cannot watch the store; polling only", "backend", p.name, "err", err)
+		}
+	}
 	failing := false
 	for {
 		select {
@@ -60,6 +70,14 @@ func (p *Publisher) Serve(ctx context.Context) error {
 			udp.Shutdown()
 			tcp.Shutdown()
 			return fmt.Errorf("embedded %q: serve %s: %w", p.name, addr, err)
+		case _, ok := <-changed:
+			if !ok {
+				changed = nil // the watch ended; polling goes on
+				continue
+			}
+			if _, err := p.reload(ctx); err != nil && ctx.Err() == nil {
+				p.log.Warn("embedded: reload failed; serving the last records", "backend", p.name, "err", err)
+			}
 		case <-tick.C:
 			_, err := p.reload(ctx)
 			switch {

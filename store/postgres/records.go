@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dcvd/dcvd/dnspublish"
 )
@@ -80,4 +81,62 @@ func (s *Store) Records(ctx context.Context, backend string) ([]dnspublish.Recor
 		return nil, fmt.Errorf("postgres: records of %s: %w", backend, err)
 	}
 	return out, nil
+}
+
+// WatchRecords implements dnspublish.RecordWatcher: a connection of its own
+// LISTENs on NotifyChannel and the channel receives after every committed
+// write to backend's records, by any instance. A lost connection is
+// re-established (with a wake-up, since writes may have been missed) until
+// ctx ends; then the channel closes.
+func (s *Store) WatchRecords(ctx context.Context, backend string) (<-chan struct{}, error) {
+	conn, err := s.listen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan struct{}, 1)
+	wake := func() {
+		select {
+		case out <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		defer close(out)
+		for ctx.Err() == nil {
+			n, err := conn.Conn().WaitForNotification(ctx)
+			if err == nil {
+				if n.Payload == backend {
+					wake()
+				}
+				continue
+			}
+			conn.Release()
+			conn = nil
+			for ctx.Err() == nil && conn == nil {
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+					if conn, _ = s.listen(ctx); conn != nil {
+						wake()
+					}
+				}
+			}
+		}
+		if conn != nil {
+			conn.Hijack().Close(context.Background())
+		}
+	}()
+	return out, nil
+}
+
+func (s *Store) listen(ctx context.Context) (*pgxpool.Conn, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: listen: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("postgres: listen: %w", err)
+	}
+	return conn, nil
 }
