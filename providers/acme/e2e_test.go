@@ -61,7 +61,7 @@ func TestMain(m *testing.M) {
 }
 
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	bind   *testenv.BIND
 	pebble *testenv.Pebble
 	dir    string
@@ -69,7 +69,7 @@ type world struct {
 	hmac   string
 }
 
-func newWorld(t *testing.T, blocklist ...string) *world {
+func newWorld(t testing.TB, blocklist ...string) *world {
 	t.Helper()
 	b := testenv.StartBIND(t, testenv.BINDOptions{Zones: []testenv.BINDZone{{Name: zone}}})
 	key := make([]byte, 32)
@@ -184,7 +184,7 @@ func (w *world) run(cfg string) (scheduler.Summary, error) {
 	return sum, err
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Logf("%s", bytes.TrimRight(p, "\n"))
