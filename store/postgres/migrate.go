@@ -115,6 +115,12 @@ var migrations = []string{
 		created BIGINT NOT NULL,
 		PRIMARY KEY (domain, value)
 	);`,
+	// 5: CA calls per credential, shared by every instance (ratelimit.go).
+	`CREATE TABLE rate_calls (
+		key TEXT   NOT NULL,
+		at  BIGINT NOT NULL
+	);
+	CREATE INDEX rate_calls_key_at ON rate_calls(key, at);`,
 }
 
 // migrateLock is the advisory lock key migrations run under ("dcvd" in

@@ -109,6 +109,13 @@ var migrations = []string{
 		created INTEGER NOT NULL,
 		PRIMARY KEY (domain, value)
 	);`,
+	// 5: CA calls per credential shared by instances (used by
+	// store/postgres; kept here so schema versions mean the same tables).
+	`CREATE TABLE rate_calls (
+		key TEXT   NOT NULL,
+		at  INTEGER NOT NULL
+	);
+	CREATE INDEX rate_calls_key_at ON rate_calls(key, at);`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction.
