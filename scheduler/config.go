@@ -11,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/persist"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/store"
 	"github.com/dcvd/dcvd/verify"
@@ -86,6 +87,11 @@ type Config struct {
 	// OnChange, if set, is called after every saved state change (for a live
 	// progress line), one call at a time. It must not block.
 	OnChange func(store.Challenge)
+	// Persist are the persistent DCV records to keep (persist.go);
+	// PersistEvery is how often the daemon checks them (default 5m).
+	Persist      []persist.Entry
+	PersistEvery time.Duration
+
 	// Observer, if set, is told about every side effect and state change
 	// (audit trail, metrics; see observe.go).
 	Observer Observer
@@ -118,6 +124,7 @@ func (c *Config) defaults() error {
 	setDur(&c.PollMax, 5*time.Minute)
 	setDur(&c.Linger, 10*time.Second)
 	setDur(&c.Fetch, time.Second)
+	setDur(&c.PersistEvery, 5*time.Minute)
 	setDur(&c.Lease, DefaultLease)
 	if c.Owner == "" {
 		c.Owner = newOwner()

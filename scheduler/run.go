@@ -29,6 +29,11 @@ func (e *Engine) RunOnce(ctx context.Context) (Summary, error) {
 			errs = append(errs, err.Error())
 		}
 	}
+	if states, err := e.PersistPass(ctx); err != nil { // persist.go
+		errs = append(errs, err.Error())
+	} else {
+		errs = append(errs, persistErrors(states)...)
+	}
 	d.loop(ctx, nil)
 	rows := make([]store.Challenge, 0, len(d.seen)+len(refused))
 	for _, c := range d.seen {
@@ -73,6 +78,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	c.Start()
 	defer func() { <-c.Stop().Done() }()
+	go e.runPersist(ctx) // persist.go
 	go func() {
 		for _, a := range e.order {
 			if n, _, err := e.discover(ctx, a); err == nil && n > 0 {

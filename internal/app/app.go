@@ -138,6 +138,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		Logger:   a.Logger,
 		OnChange: opts.OnChange,
 		Observer: a.Recorder,
+		// [[persist]] records (scheduler/persist.go)
+		Persist:      cfg.Persist,
+		PersistEvery: cfg.Daemon.PersistCheck.D(),
 	})
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/persist"
 	"github.com/dcvd/dcvd/providers"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	Daemon      Daemon
 	Propagation Propagation
 	Store       Store // store.go
+	// Persist are the [[persist]] tables: persistent DCV records dcvd keeps
+	// (package persist).
+	Persist []persist.Entry
 	CAs         []CA
 	DNS         []DNS
 }
@@ -53,6 +57,9 @@ type Daemon struct {
 	AuditRetention Duration `toml:"audit_retention"`
 	Web            Web      `toml:"web"`     // the status page (ops.go)
 	AcmeDNS        AcmeDNS  `toml:"acmedns"` // the acme-dns API (ops.go)
+	// PersistCheck is how often the daemon checks the [[persist]] records
+	// (default 5m).
+	PersistCheck Duration `toml:"persist_check"`
 }
 
 // HTTPReq is [daemon.httpreq]: basic-auth credentials for lego's httpreq
@@ -156,6 +163,9 @@ func (d *Daemon) defaults() {
 	}
 	if d.HookMaxAge == 0 {
 		d.HookMaxAge = Duration(6 * time.Hour)
+	}
+	if d.PersistCheck == 0 {
+		d.PersistCheck = Duration(5 * time.Minute)
 	}
 	d.opsDefaults()
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/miekg/dns"
 	"github.com/robfig/cron/v3"
+
+	"github.com/dcvd/dcvd/persist"
 )
 
 // Resolve picks the config path: the flag, then $DCVD_CONFIG, then DefaultPath.
@@ -83,6 +85,7 @@ type rawConfig struct {
 	Store       Store            `toml:"store"`
 	CA          []toml.Primitive `toml:"ca"`
 	DNS         []toml.Primitive `toml:"dns"`
+	Persist     []persist.Entry  `toml:"persist"`
 }
 
 // Parse is Load on text already read; path is used in messages.
@@ -98,6 +101,18 @@ func Parse(path, text string, reg Registry) (*Config, error) {
 	}
 	cfg := &Config{Path: path, Daemon: raw.Daemon, Propagation: raw.Propagation, Store: raw.Store}
 	lines := newLineIndex(text)
+	seen := map[string]int{}
+	for i, e := range raw.Persist {
+		line := lines.tableLine("persist", i)
+		if err := e.Validate(); err != nil {
+			return nil, &Error{File: path, Line: line, Msg: "[[persist]] " + err.Error()}
+		}
+		if prev, dup := seen[e.Domain+"|"+e.Value()]; dup {
+			return nil, &Error{File: path, Line: line, Msg: fmt.Sprintf("[[persist]] domain %q: the same record is already configured at line %d", e.Domain, prev)}
+		}
+		seen[e.Domain+"|"+e.Value()] = line
+		cfg.Persist = append(cfg.Persist, e)
+	}
 
 	for i, prim := range raw.CA {
 		line := lines.tableLine("ca", i)
