@@ -11,6 +11,7 @@ import (
 	"github.com/dcvd/dcvd/dnspublish/mijndomeinreseller"
 	"github.com/dcvd/dcvd/dnspublish/powerdns"
 	"github.com/dcvd/dcvd/dnspublish/rfc2136"
+	"github.com/dcvd/dcvd/dnspublish/route53"
 	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/acme"
@@ -30,6 +31,7 @@ func Registry() config.Registry {
 			mijndomeinreseller.Spec(),
 			lego(),
 			cloudflare.Spec(),
+			route53.Spec(),
 		),
 		CA: index(func(s providers.Spec) string { return s.Type },
 			digicert.Spec(),
