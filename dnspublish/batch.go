@@ -226,3 +226,78 @@ func (i Identity) Name() string { return i.name }
 
 // Zones are the zones the backend writes into (canonical names).
 func (i Identity) Zones() []string { return append([]string(nil), i.zones...) }
+
+// Changer is an API backend's one change function: Add and Remove are
+// change(ctx, zone, recs, true/false). Embedding a Changer set to it gives
+// the backend both methods.
+type Changer func(ctx context.Context, zone string, recs []Record, add bool) (Result, error)
+
+// Add adds each record's value to its RRset, keeping every other value.
+func (c Changer) Add(ctx context.Context, zone string, recs []Record) (Result, error) {
+	return c(ctx, zone, recs, true)
+}
+
+// Remove removes exactly each record's value; other values stay.
+func (c Changer) Remove(ctx context.Context, zone string, recs []Record) (Result, error) {
+	return c(ctx, zone, recs, false)
+}
+
+// Call is one Add or Remove of an API backend, checked by Begin.
+type Call struct {
+	Label string   // the backend's error prefix
+	Op    string   // "add" or "remove"
+	Zone  string   // canonical zone
+	Recs  []Record // normalized, deduplicated, inside Zone
+}
+
+// Begin checks a call (Batch) and returns it; nil without error when there
+// is nothing to do.
+func Begin(label string, zones []string, zone string, recs []Record, ttl uint32, add bool) (*Call, error) {
+	z, recs, err := Batch(label, zones, zone, recs, ttl)
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	c := &Call{Label: label, Op: "remove", Zone: z, Recs: recs}
+	if add {
+		c.Op = "add"
+	}
+	return c, nil
+}
+
+// Fail is the call's one-line error for step what (WriteError).
+func (c *Call) Fail(what string, err error) (Result, error) {
+	return Result{}, WriteError(c.Label, c.Op, len(c.Recs), c.Zone, what, err)
+}
+
+// Names are the distinct owner names of the call, in order.
+func (c *Call) Names() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range c.Recs {
+		if !seen[r.FQDN] {
+			seen[r.FQDN] = true
+			out = append(out, r.FQDN)
+		}
+	}
+	return out
+}
+
+// CheckZones runs check for every zone and names the first that fails
+// (a Checker's loop).
+func CheckZones(ctx context.Context, label string, zones []string, check func(ctx context.Context, zone string) error) error {
+	for _, z := range zones {
+		if err := check(ctx, z); err != nil {
+			return fmt.Errorf("%s: %s: %w", label, strings.TrimSuffix(z, "."), err)
+		}
+	}
+	return nil
+}
+
+// Failf returns the error helper of a backend's New: failures name the
+// backend (label) and return a nil P.
+func Failf[P any](label string) func(format string, a ...any) (P, error) {
+	return func(format string, a ...any) (P, error) {
+		var zero P
+		return zero, fmt.Errorf("%s: %s", label, fmt.Sprintf(format, a...))
+	}
+}

@@ -87,6 +87,7 @@ func Spec() dnspublish.Spec {
 // Publisher writes records with one API token.
 type Publisher struct {
 	dnspublish.Identity
+	dnspublish.Changer
 	label   string
 	records *cfdns.RecordService
 	zones   *zones.ZoneService
@@ -110,9 +111,7 @@ func New(base dnspublish.Base, o Options) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	fail := func(format string, a ...any) (*Publisher, error) {
-		return nil, fmt.Errorf("%s: %s", label, fmt.Sprintf(format, a...))
-	}
+	fail := dnspublish.Failf[*Publisher](label)
 	ref := secret.Ref{Key: "api_token", Inline: o.APIToken, File: o.APITokenFile, Credential: o.APITokenCredential}
 	if !ref.Set() {
 		return fail("api_token, api_token_file or api_token_credential is required")
@@ -122,6 +121,7 @@ func New(base dnspublish.Base, o Options) (*Publisher, error) {
 		return fail("%v", err)
 	}
 	p := &Publisher{Identity: id, label: label, ttl: o.TTL, timeout: o.Timeout.Or(DefaultTimeout), log: base.Logger, ids: map[string]string{}}
+	p.Changer = p.change
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -272,16 +272,13 @@ func (p *Publisher) zoneID(ctx context.Context, zone string) (string, error) {
 
 // Check looks every zone up (dcvd config check --online).
 func (p *Publisher) Check(ctx context.Context) error {
-	for _, z := range p.Zones() {
+	return dnspublish.CheckZones(ctx, p.label, p.Zones(), func(ctx context.Context, z string) error {
 		zid, err := p.zoneID(ctx, z)
 		if err == nil {
 			_, err = p.list(ctx, zid, z)
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %s: %w", p.label, strings.TrimSuffix(z, "."), err)
-		}
-	}
-	return nil
+		return err
+	})
 }
 
 // list returns the records at name (every type), all pages.

@@ -11,29 +11,15 @@ import (
 	"github.com/dcvd/dcvd/dnspublish"
 )
 
-// Add creates one record per value that the name does not hold yet.
-func (p *Publisher) Add(ctx context.Context, zone string, recs []dnspublish.Record) (dnspublish.Result, error) {
-	return p.change(ctx, zone, recs, true)
-}
-
-// Remove deletes exactly the records holding each value; a record that is
-// already gone (404) is success.
-func (p *Publisher) Remove(ctx context.Context, zone string, recs []dnspublish.Record) (dnspublish.Result, error) {
-	return p.change(ctx, zone, recs, false)
-}
-
+// change creates one record per value that the name does not hold yet
+// (add), or deletes exactly the records holding each value; a record that
+// is already gone (404) is success.
 func (p *Publisher) change(ctx context.Context, zone string, recs []dnspublish.Record, add bool) (dnspublish.Result, error) {
-	z, recs, err := dnspublish.Batch(p.label, p.Zones(), zone, recs, p.ttl)
-	if err != nil || len(recs) == 0 {
+	c, err := dnspublish.Begin(p.label, p.Zones(), zone, recs, p.ttl, add)
+	if c == nil {
 		return dnspublish.Result{}, err
 	}
-	op := "remove"
-	if add {
-		op = "add"
-	}
-	fail := func(what string, err error) (dnspublish.Result, error) {
-		return dnspublish.Result{}, dnspublish.WriteError(p.label, op, len(recs), z, what, err)
-	}
+	recs, z, op, fail := c.Recs, c.Zone, c.Op, c.Fail
 	zid, err := p.zoneID(ctx, z)
 	if err != nil {
 		return fail("zone", err)

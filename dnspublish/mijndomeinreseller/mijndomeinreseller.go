@@ -116,9 +116,7 @@ func New(base dnspublish.Base, o Options) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	fail := func(format string, a ...any) (*Publisher, error) {
-		return nil, fmt.Errorf("%s: %s", label, fmt.Sprintf(format, a...))
-	}
+	fail := dnspublish.Failf[*Publisher](label)
 	envs, ok := hosts[provider]
 	if !ok {
 		return fail("provider %q: want \"mijndomeinreseller\" or \"nextname\"", o.Provider)

@@ -25,7 +25,6 @@
 package powerdns
 
 import (
-	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -105,9 +104,7 @@ func New(base dnspublish.Base, o Options) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	fail := func(format string, a ...any) (*Publisher, error) {
-		return nil, fmt.Errorf("%s: %s", label, fmt.Sprintf(format, a...))
-	}
+	fail := dnspublish.Failf[*Publisher](label)
 	p := &Publisher{Identity: id, label: label, ttl: o.TTL, notify: o.Notify == nil || *o.Notify, log: base.Logger}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)

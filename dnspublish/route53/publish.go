@@ -16,41 +16,20 @@ import (
 	"github.com/dcvd/dcvd/internal/backoff"
 )
 
-// Add adds each value to its RRset, keeping every other value and the TTL.
-func (p *Publisher) Add(ctx context.Context, zone string, recs []dnspublish.Record) (dnspublish.Result, error) {
-	return p.change(ctx, zone, recs, true)
-}
-
-// Remove removes exactly each value; an RRset left empty is deleted.
-func (p *Publisher) Remove(ctx context.Context, zone string, recs []dnspublish.Record) (dnspublish.Result, error) {
-	return p.change(ctx, zone, recs, false)
-}
-
+// change adds each value to its RRset, keeping every other value and the
+// TTL, or removes exactly each value (an RRset left empty is deleted).
 func (p *Publisher) change(ctx context.Context, zone string, recs []dnspublish.Record, add bool) (dnspublish.Result, error) {
-	z, recs, err := dnspublish.Batch(p.label, p.Zones(), zone, recs, p.ttl)
-	if err != nil || len(recs) == 0 {
+	c, err := dnspublish.Begin(p.label, p.Zones(), zone, recs, p.ttl, add)
+	if c == nil {
 		return dnspublish.Result{}, err
 	}
-	op := "remove"
-	if add {
-		op = "add"
-	}
-	fail := func(what string, err error) (dnspublish.Result, error) {
-		return dnspublish.Result{}, dnspublish.WriteError(p.label, op, len(recs), z, what, err)
-	}
+	recs, z, op, fail := c.Recs, c.Zone, c.Op, c.Fail
 	zid, err := p.zoneID(ctx, z)
 	if err != nil {
 		return fail("zone", err)
 	}
 	defer dnspublish.Lock(p.label + " " + zid)()
-	var names []string
-	seen := map[string]bool{}
-	for _, r := range recs {
-		if !seen[r.FQDN] {
-			seen[r.FQDN] = true
-			names = append(names, r.FQDN)
-		}
-	}
+	names := c.Names()
 	for round := 0; ; round++ {
 		var have []types.ResourceRecordSet
 		for _, n := range names {

@@ -96,6 +96,7 @@ func Spec() dnspublish.Spec { return dnspublish.SpecFor(Type, New) }
 // Publisher writes records with one set of AWS credentials.
 type Publisher struct {
 	dnspublish.Identity
+	dnspublish.Changer
 	label   string
 	api     *r53.Client
 	limit   *ratelimit.Limiter
@@ -123,11 +124,10 @@ func New(base dnspublish.Base, o Options) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	fail := func(format string, a ...any) (*Publisher, error) {
-		return nil, fmt.Errorf("%s: %s", label, fmt.Sprintf(format, a...))
-	}
+	fail := dnspublish.Failf[*Publisher](label)
 	p := &Publisher{Identity: id, label: label, ttl: o.TTL, timeout: o.Timeout.Or(DefaultTimeout),
 		insync: o.InsyncTimeout.Or(DefaultInsyncTimeout), log: base.Logger, ids: map[string]string{}}
+	p.Changer = p.change
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -245,16 +245,13 @@ func (p *Publisher) zoneID(ctx context.Context, zone string) (string, error) {
 
 // Check finds every zone and reads its apex (dcvd config check --online).
 func (p *Publisher) Check(ctx context.Context) error {
-	for _, z := range p.Zones() {
+	return dnspublish.CheckZones(ctx, p.label, p.Zones(), func(ctx context.Context, z string) error {
 		id, err := p.zoneID(ctx, z)
 		if err == nil {
 			_, err = p.read(ctx, id, z)
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %s: %w", p.label, strings.TrimSuffix(z, "."), err)
-		}
-	}
-	return nil
+		return err
+	})
 }
 
 // read returns the RRsets at name (every type).
