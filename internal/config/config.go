@@ -34,8 +34,8 @@ type Config struct {
 	// Persist are the [[persist]] tables: persistent DCV records dcvd keeps
 	// (package persist).
 	Persist []persist.Entry
-	CAs         []CA
-	DNS         []DNS
+	CAs     []CA
+	DNS     []DNS
 }
 
 // Daemon is the [daemon] table.
