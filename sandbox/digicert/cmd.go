@@ -29,14 +29,14 @@ and use the printed API key to dry-run a configuration end to end.`,
 		Args: cli.Args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sim := New(Options{Keys: []string{key}, DNSServers: f.DNS, Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))})
-			if f.Seed != "" {
-				file, err := LoadFile(f.Seed)
-				if err != nil {
-					return cli.Usage(err)
+			seed := func(path string) error {
+				file, err := LoadFile(path)
+				if err == nil {
+					file.Seed(sim)
 				}
-				file.Seed(sim)
+				return err
 			}
-			return f.ServeFlags(cmd.Context(), sim, func(root string) {
+			return f.Run(cmd.Context(), sim, seed, func(root string) {
 				fmt.Fprintf(cmd.OutOrStdout(), "DigiCert simulator: base_url = \"%s%s\", api_key = %q, DNS checked at %v\n", root, Prefix, key, f.DNS)
 			})
 		},

@@ -64,3 +64,15 @@ func (f *Flags) ServeFlags(ctx context.Context, h http.Handler, banner func(root
 	banner("http://" + ln.Addr().String())
 	return Serve(ctx, ln, h)
 }
+
+// Run is the body of every `dcvd sandbox <ca>` command: seed the simulator
+// from the --orders file with seed (when one was given; a bad file is a
+// usage error, exit 2), then ServeFlags.
+func (f *Flags) Run(ctx context.Context, h http.Handler, seed func(path string) error, banner func(root string)) error {
+	if f.Seed != "" {
+		if err := seed(f.Seed); err != nil {
+			return cli.Usage(err)
+		}
+	}
+	return f.ServeFlags(ctx, h, banner)
+}
