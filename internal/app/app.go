@@ -126,6 +126,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 		a.Actor = "run"
 	}
 	a.Metrics = observe.NewMetrics(st, apiclient.Version())
+	if c := scheduler.InventoryCollector(st); c != nil {
+		a.Metrics.Registry.MustRegister(c) // domain validation expiry gauges
+	}
 	apiclient.SetDefaultObserver(a.Metrics.Exchange)
 	a.Recorder = observe.NewRecorder(st, a.Actor, a.Metrics, a.Logger)
 	a.Engine, err = scheduler.New(scheduler.Config{
