@@ -100,7 +100,7 @@ servers = [%q, %q]
 	}
 	st.Close()
 
-	ctx := deadlineCtx(t, 90*time.Second)
+	ctx := deadlineCtx(t, 4*time.Minute) // generous: Chromium on a loaded 2-core machine
 	cmd := exec.CommandContext(ctx, dcvdBin, "daemon", "--config", cfg)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -294,10 +294,17 @@ func testIssueRenew(t *testing.T, backend string) {
 		t.Fatal("a certificate that is not due was renewed")
 	}
 
-	// renew_before reaches past the expiry: renewed, hook run again.
+	// renew_before reaches past the expiry: renewed, hook run again. A
+	// provider that holds one value per name (lego's RFC 2136 provider)
+	// publishes the wildcard's value only after the apex's is cleaned up; on
+	// a loaded machine that can fall past one run's linger, and the next
+	// run (cron's next tick) finishes the same order.
 	cfg = w.config(backend, w.hmac, cert{names: apexWild, renewBefore: "100000d"}, cert{names: three})
-	w.mustIssue(cfg)
-	renewed := w.issued(apexWild...)
+	renewed := first
+	for pass := 0; pass < 3 && renewed.SerialNumber.Cmp(first.SerialNumber) == 0; pass++ {
+		w.mustIssue(cfg)
+		renewed = w.issued(apexWild...)
+	}
 	if renewed.SerialNumber.Cmp(first.SerialNumber) == 0 {
 		t.Fatal("renew_before did not trigger a renewal")
 	}
