@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -105,10 +106,24 @@ func (s *Store) Discover(ctx context.Context, rows []store.Challenge) (int, erro
 	}
 	n := 0
 	now := time.Now()
+	// Inserted in (account, key) order: instances discovering the same
+	// challenges at once wait on the unique index in the same order.
+	order := make([]int, len(rows))
+	for i := range order {
+		order[i] = i
+	}
+	keyOf := func(i int) string {
+		k := rows[i].Key
+		if k == "" {
+			k = rows[i].Record.Key()
+		}
+		return rows[i].Account + "\x00" + k
+	}
+	sort.Slice(order, func(a, b int) bool { return keyOf(order[a]) < keyOf(order[b]) })
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		n = 0
 		b := &pgx.Batch{}
-		for i := range rows {
+		for _, i := range order {
 			c := rows[i]
 			fill(&c, now)
 			b.Queue(insertSQL+` ON CONFLICT (account, key) DO NOTHING`, insertArgs(&c)...)
@@ -243,14 +258,19 @@ func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
 	}
 	now := time.Now()
 	var conflict int64
+	// Rows are locked in ID order, as Claim, Renew and Release lock them:
+	// two transactions never wait on each other crosswise.
+	sorted := append([]*store.Challenge(nil), rows...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		conflict = 0
 		b := &pgx.Batch{}
-		for _, c := range rows {
+		for _, c := range sorted {
 			b.Queue(updateSQL, unixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State), string(c.DNS),
 				int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason, unixNano(now), c.ID, c.Version)
 		}
 		res := tx.SendBatch(ctx, b)
-		for _, c := range rows {
+		for _, c := range sorted {
 			tag, err := res.Exec()
 			if err != nil {
 				res.Close()

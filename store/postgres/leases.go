@@ -25,7 +25,7 @@ func (s *Store) Claim(ctx context.Context, ids []int64, owner string, lease time
 	out, err := query(ctx, s.pool, `WITH c AS (
 			SELECT id AS cid FROM challenges
 			WHERE id = ANY($1) AND (owner = '' OR owner = $2 OR lease_until <= `+nowNS+`)
-			FOR UPDATE SKIP LOCKED)
+			ORDER BY id FOR UPDATE SKIP LOCKED)
 		UPDATE challenges SET owner = $2, lease_until = `+nowNS+` + $3, version = version + 1
 		FROM c WHERE challenges.id = c.cid
 		RETURNING `+columns, ids, owner, lease.Nanoseconds())
@@ -40,8 +40,10 @@ func (s *Store) Renew(ctx context.Context, ids []int64, owner string, lease time
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `UPDATE challenges SET lease_until = `+nowNS+` + $3
-		WHERE owner = $2 AND id = ANY($1) RETURNING id`, ids, owner, lease.Nanoseconds())
+	rows, err := s.pool.Query(ctx, `WITH c AS (
+			SELECT id AS cid FROM challenges WHERE owner = $2 AND id = ANY($1) ORDER BY id FOR UPDATE)
+		UPDATE challenges SET lease_until = `+nowNS+` + $3 FROM c WHERE challenges.id = c.cid
+		RETURNING challenges.id`, ids, owner, lease.Nanoseconds())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: renew %d leases: %w", len(ids), err)
 	}
@@ -67,8 +69,9 @@ func (s *Store) Release(ctx context.Context, ids []int64, owner string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, `UPDATE challenges SET owner = '', lease_until = 0
-		WHERE owner = $2 AND id = ANY($1)`, ids, owner); err != nil {
+	if _, err := s.pool.Exec(ctx, `WITH c AS (
+			SELECT id AS cid FROM challenges WHERE owner = $2 AND id = ANY($1) ORDER BY id FOR UPDATE)
+		UPDATE challenges SET owner = '', lease_until = 0 FROM c WHERE challenges.id = c.cid`, ids, owner); err != nil {
 		return fmt.Errorf("postgres: release %d leases: %w", len(ids), err)
 	}
 	return nil

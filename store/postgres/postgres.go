@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dcvd/dcvd/store"
@@ -98,9 +99,19 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// tx runs fn in one transaction (read committed).
+// tx runs fn in one transaction (read committed). A transaction PostgreSQL
+// aborted to break a deadlock (40P01) is run again, up to three times: fn
+// must start from scratch each time. Statements lock rows in ID order
+// (Save, Renew, Release), so deadlocks are rare to begin with.
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	for attempt := 0; ; attempt++ {
+		err := pgx.BeginFunc(ctx, s.pool, fn)
+		var pe *pgconn.PgError
+		if attempt < 3 && errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001") {
+			continue
+		}
+		return err
+	}
 }
 
 // nowNS is the server's clock in Unix nanoseconds.
