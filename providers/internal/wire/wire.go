@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Text is a JSON scalar read as text: a string without surrounding
@@ -35,6 +36,16 @@ func (t *Text) UnmarshalJSON(b []byte) error {
 		*t = Text(b)
 	}
 	return nil
+}
+
+// Time parses the text as an RFC 3339 timestamp (zero when empty or
+// unreadable).
+func (t Text) Time() time.Time {
+	v, err := time.Parse(time.RFC3339, string(t))
+	if err != nil {
+		return time.Time{}
+	}
+	return v
 }
 
 // String returns the text.

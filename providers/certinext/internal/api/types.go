@@ -5,47 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
+
+	"github.com/dcvd/dcvd/providers/internal/wire"
 )
 
 // Text is a JSON string or number (or null) read as text: the API models IDs
 // as strings, but order IDs look numeric and some clients saw numbers.
-type Text string
+type Text = wire.Text
 
-func (t *Text) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*t = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*t = Text(s)
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			// A boolean reads as its literal.
-			if bytes.Equal(b, []byte("true")) || bytes.Equal(b, []byte("false")) {
-				*t = Text(b)
-				return nil
-			}
-			return fmt.Errorf("want a string or a number, got %s", b)
-		}
-		*t = Text(n.String())
-	}
-	return nil
-}
-
-// Time parses an RFC 3339 timestamp (zero when empty or unreadable).
-func (t Text) Time() time.Time {
-	v, err := time.Parse(time.RFC3339, string(t))
-	if err != nil {
-		return time.Time{}
-	}
-	return v
-}
 
 // TokenResponse is the OAuth2 token endpoint's answer (flat, RFC 6749).
 // refresh_token is optional (spec §2).
