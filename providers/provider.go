@@ -8,12 +8,14 @@ package providers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/internal/cli"
 	"github.com/dcvd/dcvd/internal/ratelimit"
 )
 
@@ -245,3 +247,21 @@ var DefaultLabels = []string{"", "_acme-challenge"}
 // a CA client enforces its Spec.Limits (or the account's own) with
 // ratelimit.Shared, one limiter per account for every goroutine.
 type RateLimit = ratelimit.Limit
+
+// AccountAs opens a command's account (open) as the CA's own provider type
+// P, for the CA's Commands: an account of another type is a usage error
+// (exit 2) naming typ.
+func AccountAs[P Provider](open OpenAccount, typ string) func(cmd *cobra.Command) (P, error) {
+	return func(cmd *cobra.Command) (P, error) {
+		var zero P
+		p, err := open(cmd)
+		if err != nil {
+			return zero, err
+		}
+		own, ok := p.(P)
+		if !ok {
+			return zero, cli.Usage(fmt.Errorf("account %q is not a %s account", p.Name(), typ))
+		}
+		return own, nil
+	}
+}

@@ -28,17 +28,7 @@ func commands(open providers.OpenAccount) *cobra.Command {
 		Short: "CERTInext (eMudhra) operations: account domains and order DCV",
 	}
 	root.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
-	account := func(cmd *cobra.Command) (*Provider, error) {
-		p, err := open(cmd)
-		if err != nil {
-			return nil, err
-		}
-		cp, ok := p.(*Provider)
-		if !ok {
-			return nil, cli.Usage(fmt.Errorf("account %q is not a certinext account", p.Name()))
-		}
-		return cp, nil
-	}
+	account := providers.AccountAs[*Provider](open, "certinext")
 	// run wraps a subcommand body: it opens the account and turns a
 	// CERTInext failure into exit 1.
 	run := func(n int, use, short, long string, body func(ctx context.Context, p *Provider, out io.Writer, args []string) (any, error)) *cobra.Command {

@@ -20,16 +20,13 @@ func commands(open providers.OpenAccount) *cobra.Command {
 		Use:   "digicert",
 		Short: "DigiCert CertCentral operations (resend DCV emails, change a domain's DCV method)",
 	}
+	account := providers.AccountAs[*Provider](open, "digicert")
 	client := func(cmd *cobra.Command) (*api.Client, error) {
-		p, err := open(cmd)
+		p, err := account(cmd)
 		if err != nil {
 			return nil, err
 		}
-		dp, ok := p.(*Provider)
-		if !ok {
-			return nil, cli.Usage(fmt.Errorf("account %q is not a digicert account", p.Name()))
-		}
-		return dp.Client(), nil
+		return p.Client(), nil
 	}
 
 	var emails []string

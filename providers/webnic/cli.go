@@ -25,16 +25,13 @@ func commands(open providers.OpenAccount) *cobra.Command {
 		Short: "WebNIC (Sectigo) DCV operations: auth type, auth info, DCV status, approver emails",
 	}
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print WebNIC's data as JSON")
+	account := providers.AccountAs[*Provider](open, "webnic")
 	client := func(cmd *cobra.Command) (*api.Client, error) {
-		p, err := open(cmd)
+		p, err := account(cmd)
 		if err != nil {
 			return nil, err
 		}
-		wp, ok := p.(*Provider)
-		if !ok {
-			return nil, cli.Usage(fmt.Errorf("account %q is not a webnic account", p.Name()))
-		}
-		return wp.client, nil
+		return p.client, nil
 	}
 	// out prints v as JSON or with table.
 	out := func(cmd *cobra.Command, v any, table func(w io.Writer)) error {

@@ -13,7 +13,6 @@ import (
 // as strings, but order IDs look numeric and some clients saw numbers.
 type Text = wire.Text
 
-
 // TokenResponse is the OAuth2 token endpoint's answer (flat, RFC 6749).
 // refresh_token is optional (spec §2).
 type TokenResponse struct {
