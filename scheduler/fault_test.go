@@ -266,18 +266,29 @@ type slowDNS struct {
 }
 
 func startSlowDNS(t *testing.T, to string, delay time.Duration, slow int64) *slowDNS {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	// UDP and TCP on one port: a free UDP port's TCP twin may be taken by
+	// another test process, so try a few.
+	var (
+		pc  net.PacketConn
+		tl  net.Listener
+		err error
+	)
+	for try := 0; try < 20; try++ {
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		// TCP (the checker's retry after a UDP timeout) is passed straight on.
+		if tl, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
+		pc.Close()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &slowDNS{pc: pc, to: to, delay: delay}
 	s.slow.Store(slow)
 	t.Cleanup(func() { pc.Close() })
-	// TCP (the checker's retry after a UDP timeout) is passed straight on.
-	tl, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { tl.Close() })
 	go func() {
 		for {
