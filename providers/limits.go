@@ -3,6 +3,7 @@ package providers
 import (
 	"time"
 
+	"github.com/dcvd/dcvd/internal/apiclient"
 	"github.com/dcvd/dcvd/internal/ratelimit"
 )
 
@@ -16,15 +17,24 @@ import (
 // a cost of 5 % of the throughput of a 5-second window.
 const DeliveryAllowance = 250 * time.Millisecond
 
-// Limiter returns the request limiter of one CA account: the process-wide
-// ratelimit.Shared limiter for key (the CA type, account name and API
-// instance, never a secret), enforcing limits with every window lengthened
-// by DeliveryAllowance. Every goroutine that calls the CA with this
+// SharedLimiter builds a limiter that every process using one credential
+// shares: with the state in PostgreSQL, the store's database-backed limiter,
+// so that several dcvd instances stay under the CA's limits together.
+type SharedLimiter func(key string, limits []RateLimit) apiclient.Waiter
+
+// Limiter returns the request limiter of one CA account: every window of
+// limits lengthened by DeliveryAllowance, enforced by b.Shared when set
+// (several instances on one database) and otherwise by the process-wide
+// ratelimit.Shared limiter for key. key names the CA type, account and API
+// instance, never a secret. Every goroutine that calls the CA with this
 // account's credential must wait for it; pass it as apiclient.Config.Limiter.
-func Limiter(key string, limits []RateLimit) *ratelimit.Limiter {
+func (b Base) Limiter(key string, limits []RateLimit) apiclient.Waiter {
 	stretched := make([]RateLimit, len(limits))
 	for i, l := range limits {
 		stretched[i] = RateLimit{N: l.N, Window: l.Window + DeliveryAllowance}
+	}
+	if b.Shared != nil {
+		return b.Shared(key, stretched)
 	}
 	return ratelimit.Shared(key, stretched)
 }

@@ -113,6 +113,9 @@ type Base struct {
 	// providers that keep files of their own (an ACME account key) below
 	// <StateDir>/<type>/<name>.
 	StateDir string
+	// Shared, when set, is the limiter every instance sharing the state
+	// uses for one credential (see Base.Limiter); nil: per process.
+	Shared SharedLimiter
 }
 
 // Spec describes one CA type to the binary. Registering a Spec (one line in

@@ -17,10 +17,12 @@ import (
 	"github.com/dcvd/dcvd/internal/apiclient"
 	"github.com/dcvd/dcvd/internal/config"
 	"github.com/dcvd/dcvd/internal/observe"
+	"github.com/dcvd/dcvd/internal/ratelimit"
 	"github.com/dcvd/dcvd/internal/registry"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/scheduler"
 	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/postgres"
 	"github.com/dcvd/dcvd/verify"
 )
 
@@ -113,6 +115,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *App, err err
 	for _, ca := range cfg.CAs {
 		base := ProviderBase(ca, a.Logger)
 		base.StateDir = cfg.Daemon.StateDir
+		if pg, ok := st.(*postgres.Store); ok {
+			// Several instances share the database: they share each
+			// credential's rate limits too.
+			base.Shared = func(key string, limits []providers.RateLimit) apiclient.Waiter {
+				return pg.Limiter(key, limits, ratelimit.DefaultMargin)
+			}
+		}
 		p, err := ca.Spec.Open(ctx, base, ca.Options)
 		if err != nil {
 			return nil, &config.Error{File: cfg.Path, Line: ca.Line, Msg: fmt.Sprintf("[[ca]] %q: %v", ca.Name, err)}

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/dcvd/dcvd/internal/apiclient"
-	"github.com/dcvd/dcvd/internal/ratelimit"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/certinext/internal/api"
 )
@@ -38,12 +37,8 @@ func Open(ctx context.Context, base providers.Base, o *Options) (*Provider, erro
 		return nil, fmt.Errorf("certinext %q: %w", base.Name, err)
 	}
 	log := cmp.Or(base.Logger, slog.New(slog.DiscardHandler))
-	lims := make([]ratelimit.Limit, len(s.limits))
-	for i, l := range s.limits {
-		lims[i] = ratelimit.Limit(l)
-	}
-	// One limiter per account and host in this process (never keyed by the secret).
-	lim := ratelimit.Shared("certinext:"+s.account+"@"+s.baseURL, lims)
+	// One limiter per account and host (never keyed by the secret).
+	lim := base.Limiter("certinext:"+s.account+"@"+s.baseURL, s.limits)
 	cfg := api.Config{BaseURL: s.baseURL, Account: s.account, Secret: sec, Timeout: s.timeout,
 		Limiter: lim, Backoff: s.backoff, Retries: s.retries, Logger: log}
 	return &Provider{name: base.Name, client: api.New(cfg), set: s, domains: base.Domains, log: log}, nil

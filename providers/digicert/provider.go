@@ -49,7 +49,7 @@ func Open(ctx context.Context, base providers.Base, o *Options) (*Provider, erro
 			BaseURL: s.baseURL, Key: key, Timeout: s.timeout, Backoff: s.backoff, Retries: s.retries, Logger: log,
 			// One limiter per account (and API instance) for every
 			// goroutine of this process: the daemon's workers, hooks, CLI.
-			Limiter: providers.Limiter("digicert/"+base.Name+"@"+s.baseURL, s.limits),
+			Limiter: base.Limiter("digicert/"+base.Name+"@"+s.baseURL, s.limits),
 		}),
 		set:     s,
 		domains: base.Domains,

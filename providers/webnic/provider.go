@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/internal/apiclient"
-	"github.com/dcvd/dcvd/internal/ratelimit"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/webnic/internal/api"
 )
@@ -51,13 +50,9 @@ func Open(ctx context.Context, base providers.Base, o *Options) (*Provider, erro
 		p.log = slog.New(slog.DiscardHandler)
 	}
 	p.log = p.log.With("ca", base.Name)
-	var limits []ratelimit.Limit
-	for _, l := range s.limits {
-		limits = append(limits, ratelimit.Limit{N: l.N, Window: l.Window})
-	}
 	p.client = api.New(api.Config{
 		BaseURL: s.baseURL, Username: s.username, Password: password, Timeout: s.timeout, Retries: s.retries, Backoff: s.retry,
-		Limiter: ratelimit.Shared("webnic:"+base.Name+":"+s.username, limits), Logger: p.log,
+		Limiter: base.Limiter("webnic:"+base.Name+":"+s.username, s.limits), Logger: p.log,
 	})
 	return p, nil
 }
