@@ -351,26 +351,6 @@ func TestKill9(t *testing.T) {
 	// last run: both must be there now, and no record anywhere.
 	w.issued(apexWild...)
 	w.issued(three...)
-	t.Run("lego backend in reach of a non-ACME account", func(t *testing.T) {
-		cfg := w.config(`
-[[dns]]
-type = "lego"
-name = "cf"
-provider = "cloudflare"
-zones = ["example.com"]
-env = { CLOUDFLARE_DNS_API_TOKEN = "t" }
-
-[[ca]]
-type = "digicert"
-name = "dc"
-api_key = "k"
-`, w.hmac, cert{names: []string{"x.example.com"}})
-		_, err := w.run(cfg)
-		if err == nil || !strings.Contains(err.Error(), `can only publish ACME dns-01 records`) || !strings.Contains(err.Error(), `account "dc"`) {
-			t.Fatalf("err = %v", err)
-		}
-		t.Log(err)
-	})
 	if l := w.leftovers(); len(l) > 0 {
 		t.Fatalf("records left in the zone:\n%s", strings.Join(l, "\n"))
 	}
