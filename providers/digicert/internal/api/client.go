@@ -44,9 +44,8 @@ type Config struct {
 // Client calls the CertCentral Services API v2 with one API key. Safe for
 // concurrent use.
 type Client struct {
-	http  *apiclient.Client
-	log   *slog.Logger
-	retry backoff.Policy // between reads of a list page (AllOrders)
+	http *apiclient.Client
+	log  *slog.Logger
 }
 
 // New returns a client. It does no I/O.
@@ -58,11 +57,7 @@ func New(cfg Config) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	retry := cfg.Backoff
-	if retry.Min <= 0 {
-		retry = backoff.Policy{Min: time.Second, Max: time.Minute}
-	}
-	return &Client{log: log, retry: retry, http: apiclient.New(apiclient.Config{
+	return &Client{log: log, http: apiclient.New(apiclient.Config{
 		Service: "digicert", BaseURL: cfg.BaseURL, Timeout: cfg.Timeout, HTTP: cfg.HTTP,
 		Auth: apiclient.HeaderKey(KeyHeader, cfg.Key), Limiter: cfg.Limiter,
 		Backoff: cfg.Backoff, Retries: cfg.Retries, Decode: DecodeError, Logger: cfg.Logger,

@@ -4,9 +4,6 @@ import (
 	"context"
 	"net/url"
 	"strconv"
-	"time"
-
-	"github.com/dcvd/dcvd/internal/apiclient"
 )
 
 // Order-level DCV calls. Paths follow §2 of the spec; {id} is the order ID.
@@ -35,13 +32,14 @@ func (c *Client) ListOrders(ctx context.Context, status string, offset, limit in
 // it stops at page.total, at an empty or short page, and at a page that
 // brings no order not seen before (a server ignoring offset). A page whose
 // read fails for a transient reason (5xx, a truncated or malformed body,
-// a dropped connection) is read again, up to pageTries times in all.
+// a dropped connection) is read again by apiclient, like every GET
+// (backoff_retries times).
 func (c *Client) AllOrders(ctx context.Context, status string, pageSize int) ([]Order, error) {
 	var all []Order
 	seen := map[ID]bool{}
 	offset := 0
 	for {
-		page, err := c.listPage(ctx, status, offset, pageSize)
+		page, err := c.ListOrders(ctx, status, offset, pageSize)
 		if err != nil {
 			return all, err
 		}
@@ -61,25 +59,6 @@ func (c *Client) AllOrders(ctx context.Context, status string, pageSize int) ([]
 		short := pageSize > 0 && n < pageSize
 		if n == 0 || (fresh == 0 && len(page.Orders) > 0) || short || offset >= page.Page.Total {
 			return all, nil
-		}
-	}
-}
-
-// pageTries bounds the reads of one list page.
-const pageTries = 3
-
-func (c *Client) listPage(ctx context.Context, status string, offset, limit int) (*OrderList, error) {
-	for try := 1; ; try++ {
-		page, err := c.ListOrders(ctx, status, offset, limit)
-		sc := apiclient.StatusOf(err)
-		if err == nil || try == pageTries || ctx.Err() != nil || (sc >= 400 && sc < 500) {
-			return page, err
-		}
-		c.log.Warn("digicert: reading a page of orders failed; reading it again", "offset", offset, "err", err, "try", try)
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(c.retry.Delay(try - 1)):
 		}
 	}
 }
