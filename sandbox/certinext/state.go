@@ -1,6 +1,7 @@
 package certinext
 
 import (
+	"crypto/rand"
 	"fmt"
 	"strings"
 	"time"
@@ -108,7 +109,7 @@ func (s *Server) AddDomain(spec DomainSpec) string {
 
 func (s *Server) addDomainLocked(spec DomainSpec) *domain {
 	now := s.now()
-	d := &domain{id: randomString(36), name: baseName(spec.Name), org: spec.Organization, status: "ACTIVE",
+	d := &domain{id: newUUID(), name: baseName(spec.Name), org: spec.Organization, status: "ACTIVE",
 		dcv: "PENDING", method: strings.ToLower(spec.Method), created: now}
 	if d.org == "" {
 		d.org = "Sandbox Org"
@@ -277,4 +278,14 @@ func (s *Server) RotateToken(id string) bool {
 		s.dcvBody(d)
 	}
 	return d != nil
+}
+
+// newUUID returns a random version-4 UUID, the shape of CERTInext's domain
+// IDs (a base64url string could begin with '-', which no real ID does and a
+// command line would take for a flag).
+func newUUID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
