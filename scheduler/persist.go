@@ -117,7 +117,9 @@ func (e *Engine) keepPersist(ctx context.Context, ds store.DomainStore, ent pers
 			return fail("%v", err)
 		}
 	}
+	start := time.Now()
 	res, err := pub.Add(ctx, zone, []dnspublish.Record{rec})
+	e.persistWrote(ctx, ent.Domain, pub.Name(), zone, rec, false, res.Serial, err, start)
 	if err != nil {
 		return fail("add through %s: %v", pub.Name(), err)
 	}
@@ -155,7 +157,10 @@ func (e *Engine) dropPersist(ctx context.Context, ds store.DomainStore, r store.
 		}
 	}
 	rec := dnspublish.Record{FQDN: r.FQDN, Type: dnspublish.TXT, Value: r.Value}
-	if _, err := b.pub.Remove(ctx, r.Zone, []dnspublish.Record{rec}); err != nil {
+	start := time.Now()
+	_, err := b.pub.Remove(ctx, r.Zone, []dnspublish.Record{rec})
+	e.persistWrote(ctx, r.Domain, r.Backend, r.Zone, rec, true, 0, err, start)
+	if err != nil {
 		st.State, st.Detail = "failed", fmt.Sprintf("remove through %s: %v", r.Backend, err)
 		return st
 	}
@@ -165,6 +170,23 @@ func (e *Engine) dropPersist(ctx context.Context, ds store.DomainStore, r store.
 	}
 	st.State = "removed"
 	return st
+}
+
+// PersistOrder is the Order of the audit entries of a persistent record's
+// writes: "persist:<domain>" (the entries have no challenge row).
+func PersistOrder(domain string) string { return "persist:" + domain }
+
+// persistWrote tells the observer about one Add or Remove of a persistent
+// record, like the pipeline's writes, so the audit trail holds it (who =
+// the run or the daemon; Order "persist:<domain>", no challenge).
+func (e *Engine) persistWrote(ctx context.Context, domain, backend, zone string, rec dnspublish.Record, remove bool, serial uint32, err error, start time.Time) {
+	o := e.cfg.Observer
+	if o == nil {
+		return
+	}
+	row := &store.Challenge{Order: PersistOrder(domain), Name: domain, Record: rec, Backend: backend, Zone: zone}
+	o.DNSWrite(ctx, DNSWrite{Backend: backend, Zone: zone, Remove: remove, Rows: []*store.Challenge{row},
+		Records: []dnspublish.Record{rec}, Serial: serial, Err: err, Took: time.Since(start)})
 }
 
 // persistErrors turns failed states into Summary errors.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -214,4 +215,36 @@ func TestPersist(t *testing.T) {
 		t.Errorf("remove: no removed state in the log:\n%s", r.stderr)
 	}
 
+	// Every write and removal above is in the audit trail, in order: three
+	// adds (create), two adds (repair), one removal, each by "run" with the
+	// record, the backend, the zone and Order "persist:<domain>".
+	a := runDcvd(t, deadlineCtx(t, time.Minute), nil, "audit", "--config", cfg, "--json")
+	if a.code != 0 {
+		t.Fatalf("audit exit %d: %s", a.code, a.stderr)
+	}
+	var rows []auditRow
+	if err := json.Unmarshal([]byte(a.stdout), &rows); err != nil {
+		t.Fatalf("audit --json: %v\n%s", err, a.stdout)
+	}
+	var got []string
+	for _, row := range rows {
+		if row.Kind != "dns-add" && row.Kind != "dns-remove" {
+			continue
+		}
+		dom := strings.TrimPrefix(row.Order, "persist:")
+		if row.Actor != "run" || row.Result != "ok" || row.Backend != "bind" || strings.TrimSuffix(row.Zone, ".") != "p.test" ||
+			row.Type != "TXT" || row.Challenge != 0 || strings.TrimSuffix(row.Name, ".") != "_validation-persist."+dom || row.Value != vals["_validation-persist."+dom+"."] ||
+			(row.Kind == "dns-add") != (row.Serial != 0) {
+			t.Errorf("audit entry %+v", row)
+		}
+		got = append(got, row.Kind+" "+row.Order)
+	}
+	want := []string{
+		"dns-add persist:a.p.test", "dns-add persist:b.p.test", "dns-add persist:p.test", // create (any order)
+		"dns-add persist:a.p.test", "dns-add persist:b.p.test", // repair
+		"dns-remove persist:p.test", // remove
+	}
+	if len(got) != len(want) || !sameSet(got[:3], want[:3]) || !sameSet(got[3:5], want[3:5]) || got[5] != want[5] {
+		t.Errorf("audit writes %q, want %q (create and repair in any order)", got, want)
+	}
 }
