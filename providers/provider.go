@@ -32,6 +32,10 @@ type Challenge struct {
 	Record dnspublish.Record
 	// Expires is when the CA stops accepting Record (zero: unknown).
 	Expires time.Time
+	// Wildcard is set when the certificate has "*."+Name among the names
+	// Record validates (an apex and its wildcard may share one record): the
+	// CA then checks CAA issuewild for it, and so does dcvd before asking.
+	Wildcard bool
 	// Ref is opaque provider data round-tripped through the store (for
 	// example a DigiCert domain_id). Keep it small.
 	Ref string

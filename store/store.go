@@ -66,6 +66,10 @@ type Challenge struct {
 	Record  dnspublish.Record
 	Expires time.Time // zero: unknown
 	Ref     string
+	// Wildcard: the record also validates "*."+Name (providers.Challenge.
+	// Wildcard), so the CAA check asks issuewild too. Fixed at insert, like
+	// Name; rows stored before schema 6 read false.
+	Wildcard bool
 
 	Backend string // routed backend name, fixed when the add intent is stored
 	Zone    string // routed zone
@@ -140,8 +144,8 @@ type Store interface {
 	Get(ctx context.Context, id int64) (Challenge, error)
 	// Save writes rows in one transaction, each only if its Version is still
 	// the one read (else ErrConflict and nothing is written), and bumps
-	// Version and Updated on the passed rows. Account, Order, Name, Key and
-	// Record are fixed at insert; Save need not write them.
+	// Version and Updated on the passed rows. Account, Order, Name, Wildcard,
+	// Key and Record are fixed at insert; Save need not write them.
 	Save(ctx context.Context, rows []*Challenge) error
 	// Holders counts, for each record key (dnspublish.Record.Key), the rows
 	// other than except whose DNS is DNSAdding or DNSPresent. A value shared

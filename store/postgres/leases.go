@@ -163,9 +163,9 @@ func (s *Store) ImportChallenges(ctx context.Context, rows []store.Challenge) er
 			args := append([]any{c.ID, c.Version}, insertArgs(c)...)
 			b.Queue(`INSERT INTO challenges (id, version, account, order_id, name, key, rec_fqdn, rec_type,
 				rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
-				next_at, reason, created, updated)
+				next_at, reason, created, updated, wildcard)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-				$21, $22, $23, $24)`, args...)
+				$21, $22, $23, $24, $25)`, args...)
 		}
 		b.Queue(`SELECT setval(pg_get_serial_sequence('challenges', 'id'), GREATEST((SELECT max(id) FROM challenges), 1))`)
 		return tx.SendBatch(ctx, b).Close()

@@ -121,6 +121,10 @@ var migrations = []string{
 		at  BIGINT NOT NULL
 	);
 	CREATE INDEX rate_calls_key_at ON rate_calls(key, at);`,
+	// 6: whether a challenge's record also validates the wildcard of its
+	// name (store.Challenge.Wildcard: CAA issuewild is checked for it).
+	// Rows from before read false: only issue is checked for them.
+	`ALTER TABLE challenges ADD COLUMN wildcard BOOLEAN NOT NULL DEFAULT false;`,
 }
 
 // migrateLock is the advisory lock key migrations run under ("dcvd" in

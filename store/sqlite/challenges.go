@@ -14,15 +14,15 @@ import (
 
 const columns = `id, version, account, order_id, name, key, rec_fqdn, rec_type, rec_value, rec_ttl,
 	rec_keyauth, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason, created, updated,
-	owner, lease_until`
+	owner, lease_until, wildcard`
 
 const insertSQL = `INSERT INTO challenges (version, account, order_id, name, key, rec_fqdn, rec_type,
 	rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
-	next_at, reason, created, updated)
-	VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	next_at, reason, created, updated, wildcard)
+	VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // updateSQL writes the fields that change as a row moves. The identity and
-// the record (account, order, name, key, record) are fixed at insert, so
+// the record (account, order, name, wildcard, key, record) are fixed at insert, so
 // their indexes are never rewritten.
 const updateSQL = `UPDATE challenges SET version = version + 1, expires = ?, ref = ?, backend = ?,
 	zone = ?, state = ?, dns = ?, serial = ?, attempts = ?, next_at = ?, reason = ?, updated = ?
@@ -68,7 +68,7 @@ func insertArgs(c *store.Challenge) []any {
 	return []any{c.Account, c.Order, c.Name, c.Key, r.FQDN, string(r.Type), r.Value, int64(r.TTL),
 		r.KeyAuth, r.Key(), unixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State),
 		string(c.DNS), int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason,
-		unixNano(c.Created), unixNano(c.Updated)}
+		unixNano(c.Created), unixNano(c.Updated), c.Wildcard}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -82,7 +82,7 @@ func scanChallenge(sc scanner) (store.Challenge, error) {
 	)
 	err := sc.Scan(&c.ID, &c.Version, &c.Account, &c.Order, &c.Name, &c.Key, &c.Record.FQDN, &typ,
 		&c.Record.Value, &ttl, &c.Record.KeyAuth, &exp, &c.Ref, &c.Backend, &c.Zone, &state, &dnsState,
-		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted, &c.Owner, &lease)
+		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted, &c.Owner, &lease, &c.Wildcard)
 	if err != nil {
 		return c, err
 	}
@@ -255,7 +255,7 @@ func (s *Store) Get(ctx context.Context, id int64) (store.Challenge, error) {
 }
 
 // Save writes rows in one transaction, each only if its Version is still the
-// one read. Account, Order, Name, Key and Record are fixed when a row is
+// one read. Account, Order, Name, Wildcard, Key and Record are fixed when a row is
 // inserted; Save writes every other field. One stale row fails the whole batch with store.ErrConflict and
 // writes nothing; on success every passed row has its Version bumped and
 // Updated set.

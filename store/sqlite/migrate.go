@@ -116,6 +116,10 @@ var migrations = []string{
 		at  INTEGER NOT NULL
 	);
 	CREATE INDEX rate_calls_key_at ON rate_calls(key, at);`,
+	// 6: whether a challenge's record also validates the wildcard of its
+	// name (store.Challenge.Wildcard: CAA issuewild is checked for it).
+	// Rows from before read false: only issue is checked for them.
+	`ALTER TABLE challenges ADD COLUMN wildcard INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction.
