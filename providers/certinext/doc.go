@@ -25,6 +25,10 @@
 //     DCV is PENDING or EXPIRED (GET /domains, sorted by name), its token
 //     from GET /domains/{id}/dcv (email domains switched to dns-txt first),
 //     verified with POST /domains/{id}/dcv/verify. Order "domain:<id>".
+//     revalidation with revalidate_before, every ACTIVE domain whose validTill
+//     falls within the window (at a point spread by its ID): a fresh token
+//     by PATCH /domains/{id}/dcv/method (the spec has no revalidation call),
+//     the same verify, done once validTill leaves the window (revalidate.go).
 //
 // Record placement (spec §5.4, conflicting evidence, hence configurable):
 //

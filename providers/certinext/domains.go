@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/dcvd/dcvd/internal/apiclient"
 	"github.com/dcvd/dcvd/providers"
@@ -46,10 +47,14 @@ func (p *Provider) discoverDomains(ctx context.Context) ([]providers.Challenge, 
 	for i := range list {
 		d := &list[i]
 		name := baseName(d.DomainName)
-		if name == "" || !pendingDCV(d) || !inDomains(name, p.domains) {
+		due := p.revalidateDue(d)
+		if name == "" || (!(p.set.prevalidate && pendingDCV(d)) && !due) || !inDomains(name, p.domains) {
 			continue
 		}
-		ch, ok, err := p.discoverDomain(ctx, string(d.DomainID), name)
+		ch, ok, err := p.discoverDomain(ctx, string(d.DomainID), name, due)
+		if ok && due {
+			p.log.Info("certinext domain revalidation", "domain", name, "id", string(d.DomainID), "valid_till", d.Expiry())
+		}
 		if err != nil {
 			if fatal(ctx, err) {
 				return out, err
@@ -64,8 +69,10 @@ func (p *Provider) discoverDomains(ctx context.Context) ([]providers.Challenge, 
 	return out, nil
 }
 
-// discoverDomain reads one pending domain's challenge.
-func (p *Provider) discoverDomain(ctx context.Context, id, name string) (providers.Challenge, bool, error) {
+// discoverDomain reads the challenge of one pending domain, or of one due
+// for revalidation (revalidate.go): a domain with no active token gets one
+// by a PATCH of its method to dns-txt; an active one is reused.
+func (p *Provider) discoverDomain(ctx context.Context, id, name string, revalidate bool) (providers.Challenge, bool, error) {
 	dcv, err := p.client.DomainDCV(ctx, id)
 	if err != nil {
 		return providers.Challenge{}, false, fmt.Errorf("domain %s: read DCV: %w", name, err)
@@ -73,9 +80,13 @@ func (p *Provider) discoverDomain(ctx context.Context, id, name string) (provide
 	switch dcv.Method {
 	case api.MethodDNSTXT:
 		if dcv.Value == "" {
-			// No active token (lapsed): changing the method to itself mints one.
+			// No active token (lapsed, or a verified domain due for
+			// revalidation): changing the method to itself mints one.
 			if dcv, err = p.client.SetDomainMethod(ctx, id, api.MethodDNSTXT); err != nil {
 				return providers.Challenge{}, false, fmt.Errorf("domain %s: new DNS-TXT token: %w", name, err)
+			}
+			if revalidate {
+				p.log.Info("certinext domain revalidation started: new DNS-TXT token", "domain", name, "id", id)
 			}
 		}
 	case api.MethodEmail:
@@ -129,6 +140,9 @@ func (p *Provider) submitDomain(ctx context.Context, id string, chs []providers.
 	}
 	switch res.Verdict() {
 	case "VERIFIED":
+		if p.set.revalidate > 0 {
+			return p.confirmRenewed(ctx, id, chs)
+		}
 		return all(chs, providers.Outcome{Status: providers.Validated}), nil
 	case "FAILED":
 		reason := "verify answered FAILED"
@@ -140,10 +154,31 @@ func (p *Provider) submitDomain(ctx context.Context, id string, chs []providers.
 	return p.pollDomain(ctx, id, chs)
 }
 
-// pollDomain reads a domain's state: VERIFIED → Validated; no longer ACTIVE
-// → Failed; pending with a token other than the one published (someone
-// changed the method, which mints a new token) → Failed, so the next
-// discovery publishes the new one; else Pending.
+// confirmRenewed follows a VERIFIED verify answer when revalidation is on:
+// the domain's state decides (pollDomain), and a domain still due for
+// revalidation — CERTInext said VERIFIED without moving validTill out of
+// the window — is NotVisible with that reason, so the engine asks again
+// rather than taking it for done.
+func (p *Provider) confirmRenewed(ctx context.Context, id string, chs []providers.Challenge) ([]providers.Outcome, error) {
+	outs, err := p.pollDomain(ctx, id, chs)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range outs {
+		if o.Status == providers.Pending {
+			outs[i] = providers.Outcome{Status: providers.NotVisible, Reason: "verify answered VERIFIED, but " + o.Reason}
+		}
+	}
+	return outs, nil
+}
+
+// pollDomain reads a domain's state: VERIFIED (and, with revalidate_before,
+// validTill outside the window) → Validated; no longer ACTIVE → Failed;
+// pending with a token other than the one published (someone changed the
+// method, which mints a new token) → Failed, so the next discovery
+// publishes the new one; a verified domain still due with no token open (a
+// verify renewed nothing and the token is spent) → Failed, so the next
+// discovery starts again; else Pending.
 func (p *Provider) pollDomain(ctx context.Context, id string, chs []providers.Challenge) ([]providers.Outcome, error) {
 	d, err := p.client.Domain(ctx, id)
 	if err != nil {
@@ -152,8 +187,9 @@ func (p *Provider) pollDomain(ctx context.Context, id string, chs []providers.Ch
 		}
 		return nil, fmt.Errorf("certinext %q: poll domain %s: %w", p.name, id, err)
 	}
+	verified, due := strings.EqualFold(d.DCVStatus, "VERIFIED"), p.revalidateDue(d)
 	switch {
-	case strings.EqualFold(d.DCVStatus, "VERIFIED"):
+	case verified && !due:
 		return all(chs, providers.Outcome{Status: providers.Validated}), nil
 	case !strings.EqualFold(d.Status, "ACTIVE"):
 		return all(chs, providers.Outcome{Status: providers.Failed, Reason: "domain " + d.DomainName + " is " + d.Status}), nil
@@ -162,7 +198,16 @@ func (p *Provider) pollDomain(ctx context.Context, id string, chs []providers.Ch
 	if err != nil {
 		return nil, fmt.Errorf("certinext %q: poll domain %s: %w", p.name, id, err)
 	}
-	outs := all(chs, providers.Outcome{Status: providers.Pending})
+	pending := providers.Outcome{Status: providers.Pending}
+	if due {
+		pending.Reason = fmt.Sprintf("validTill %s is still within revalidate_before (%s; dcvStatus %s)",
+			d.Expiry().Format(time.RFC3339), days(p.set.revalidate), d.DCVStatus)
+		if verified && dcv.Value == "" {
+			return all(chs, providers.Outcome{Status: providers.Failed,
+				Reason: pending.Reason + ", and no DCV token is open: the next discovery starts the revalidation again"}), nil
+		}
+	}
+	outs := all(chs, pending)
 	for i, ch := range chs {
 		if dcv.Value != "" && ch.Ref != "" && dcv.Value != ch.Ref {
 			outs[i] = providers.Outcome{Status: providers.Failed,

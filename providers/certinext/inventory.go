@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/certinext/internal/api"
@@ -14,8 +13,11 @@ import (
 // (sorted by name, deduplicated by the client's paging) with its DCV state;
 // the validation expiry is validTill (DCV reuse expiry, present once
 // verified). The scheduler stores it after each discovery for `dcvd
-// domains` and the expiry metrics. Revalidation ahead of expiry is not
-// implemented for CERTInext: its accounts have no revalidate_before.
+// domains` and the expiry metrics; revalidate_before renews the validations
+// before validTill (revalidate.go). A domain whose dcvStatus went back to
+// PENDING (or REJECTED) while its validTill is still ahead is listed as
+// valid: the earlier validation can still be reused until then, and a
+// revalidation may be under way (the RevalidationResets shape).
 
 var _ providers.Inventory = (*Provider)(nil)
 
@@ -26,7 +28,7 @@ func (p *Provider) Domains(ctx context.Context) ([]providers.Domain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certinext %q: list domains: %w", p.name, err)
 	}
-	now := time.Now()
+	now := p.clock()
 	out := make([]providers.Domain, 0, len(list))
 	for i := range list {
 		d := &list[i]
@@ -35,13 +37,15 @@ func (p *Provider) Domains(ctx context.Context) ([]providers.Domain, error) {
 			continue
 		}
 		dom := providers.Domain{ID: string(d.DomainID), Name: name, Method: d.Method(),
-			Validated: d.VerifiedAt.Time(), Expires: d.ValidTill.Time()}
+			Validated: d.Verified(), Expires: d.Expiry()}
 		dcv := strings.ToUpper(d.DCVStatus)
 		switch {
 		case !strings.EqualFold(d.Status, "ACTIVE"):
 			dom.Status, dom.Reason = providers.DomainInactive, "domain status "+d.Status+" in CERTInext"
 		case dcv == "VERIFIED" && (dom.Expires.IsZero() || dom.Expires.After(now)):
 			dom.Status = providers.DomainValid
+		case (dcv == "PENDING" || dcv == "REJECTED") && dom.Expires.After(now):
+			dom.Status = providers.DomainValid // the last validation holds until validTill
 		case dcv == "EXPIRED" || (dcv == "VERIFIED" && !dom.Expires.After(now)):
 			dom.Status, dom.Reason = providers.DomainExpired, "validation expired; DCV is needed again"
 		case dcv == "REJECTED":
@@ -49,7 +53,8 @@ func (p *Provider) Domains(ctx context.Context) ([]providers.Domain, error) {
 		default:
 			dom.Status, dom.Reason = providers.DomainPending, "DCV not completed"
 		}
-		if dom.Status != providers.DomainValid && dom.Status != providers.DomainInactive && !p.set.prevalidate {
+		if dom.Status != providers.DomainValid && dom.Status != providers.DomainInactive && !p.set.prevalidate &&
+			(p.set.revalidate == 0 || dom.Expires.IsZero()) {
 			dom.Reason += " (prevalidate is off for this account)"
 		}
 		out = append(out, dom)

@@ -42,6 +42,7 @@ var DefaultLimits = []providers.RateLimit{{N: 100, Window: 10 * time.Second}, {N
 //	account_number = "100200300"
 //	client_secret_file = "/etc/dcvd/credentials/certinext.secret"
 //	prevalidate = true
+//	revalidate_before = "30d"         # renew validations expiring within 30 days (default off)
 //	txt_label = ""                    # "" = _emudhra-challenge; "@" = the name itself
 type Options struct {
 	// BaseURL overrides the environment's API host (also reachable as the
@@ -60,6 +61,12 @@ type Options struct {
 	// Prevalidate makes discovery also validate the account's pending
 	// domains (domain-level DCV), not only orders waiting on DCV.
 	Prevalidate bool `toml:"prevalidate"`
+	// RevalidateBefore ("30d", default off) renews each account domain's
+	// validation that far ahead of its validTill: discovery takes the
+	// domain up as a domain challenge with a fresh token (PATCH of its
+	// DCV method), at a point in the first third of the window fixed by
+	// its ID (see revalidate.go).
+	RevalidateBefore string `toml:"revalidate_before"`
 	// SwitchEmailDomains switches account domains on email DCV to dns-txt
 	// during prevalidation (default true).
 	SwitchEmailDomains *bool `toml:"switch_email_domains"`
@@ -120,6 +127,7 @@ type settings struct {
 	account     string
 	secret      secret.Ref
 	prevalidate bool
+	revalidate  time.Duration // revalidate_before; 0 = off
 	switchEmail bool
 	label       string // "@" or a label
 	pageSize    int
@@ -175,6 +183,13 @@ func (o *Options) validate(base providers.Base) (*settings, error) {
 	case s.label == "@" || slices.Contains(Labels[1:], s.label):
 	default:
 		return nil, fmt.Errorf("txt_label %q: want \"\" (%s), \"_emsign-validation\" or \"@\" (the name itself)", o.TXTLabel, DefaultLabel)
+	}
+	if o.RevalidateBefore != "" {
+		d, err := providers.ParseWindow(o.RevalidateBefore)
+		if err != nil {
+			return nil, fmt.Errorf("revalidate_before %w", err)
+		}
+		s.revalidate = d
 	}
 	if s.pageSize = cmp.Or(s.pageSize, 100); s.pageSize < 1 || s.pageSize > 200 {
 		return nil, fmt.Errorf("page_size %d: want 1..200", o.PageSize)

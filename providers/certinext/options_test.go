@@ -37,6 +37,8 @@ func TestOptions(t *testing.T) {
 		{"undocumented label", func(o *certinext.Options) { o.TXTLabel = "_acme-challenge" }, providers.Base{}, `txt_label "_acme-challenge"`},
 		{"cname method", nil, providers.Base{Method: "dns-cname"}, `method "dns-cname"`},
 		{"page size", func(o *certinext.Options) { o.PageSize = 500 }, providers.Base{}, "page_size 500"},
+		{"revalidate window", func(o *certinext.Options) { o.RevalidateBefore = "a month" }, providers.Base{}, `revalidate_before "a month": want a number of days`},
+		{"negative window", func(o *certinext.Options) { o.RevalidateBefore = "-3d" }, providers.Base{}, `revalidate_before "-3d": must not be negative`},
 		{"backoff order", func(o *certinext.Options) {
 			o.BackoffMin, o.BackoffMax = config.Duration(time.Minute), config.Duration(time.Second)
 		}, providers.Base{}, "backoff_max 1s: want at least backoff_min 1m0s"},

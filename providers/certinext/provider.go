@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/dcvd/dcvd/internal/apiclient"
 	"github.com/dcvd/dcvd/providers"
@@ -20,7 +21,8 @@ type Provider struct {
 	set     *settings   // validated options
 	client  *api.Client // shares one token and one limiter
 	log     *slog.Logger
-	domains []string // [[ca]] domains filter
+	domains []string         // [[ca]] domains filter
+	now     func() time.Time // clock of validation-expiry decisions (nil: time.Now)
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -52,7 +54,8 @@ func (p *Provider) Limits() []providers.RateLimit { return p.set.limits }
 
 // Discover returns a challenge for every name of every order waiting on
 // DCV (orders.go) and, with prevalidate on, for every account domain whose
-// DCV is pending (domains.go). A failure on one order or domain is logged
+// DCV is pending (domains.go), and with revalidate_before set for every
+// domain whose validation is due for renewal (revalidate.go). A failure on one order or domain is logged
 // and the others go on; failing to list orders, or refused credentials, fail
 // the pass; failing to list domains skips prevalidation for this pass.
 func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) {
@@ -60,7 +63,7 @@ func (p *Provider) Discover(ctx context.Context) ([]providers.Challenge, error) 
 	if err != nil {
 		return out, fmt.Errorf("certinext %q: %w", p.name, err)
 	}
-	if p.set.prevalidate {
+	if p.set.prevalidate || p.set.revalidate > 0 {
 		dchs, err := p.discoverDomains(ctx)
 		out = append(out, dchs...)
 		if err != nil {

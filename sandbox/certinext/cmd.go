@@ -26,6 +26,7 @@ import (
 //	name = "example.org"
 //	method = "dns-txt"            # or "email" (dcvd switches it), "http-url"
 //	verified = false
+//	verified_at = 2026-06-01T00:00:00Z  # validated then: validTill = +199 days
 type SeedFile struct {
 	Order  []OrderSpec  `toml:"order"`
 	Domain []DomainSpec `toml:"domain"`

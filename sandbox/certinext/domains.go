@@ -23,11 +23,13 @@ func rfc3339(t time.Time) any {
 func (s *Server) domainJSON(d *domain, view bool) map[string]any {
 	m := map[string]any{
 		"domainId": d.id, "domainName": d.name, "organizationId": "ORG-1", "organizationName": d.org,
-		"status": d.status, "dcvStatus": d.dcv, "createdAt": rfc3339(d.created),
+		"status": d.status, "dcvStatus": s.dcvStatus(d), "createdAt": rfc3339(d.created),
 	}
-	if d.dcv == "VERIFIED" {
+	if !d.verifiedAt.IsZero() {
+		// Also while a revalidation is open (PENDING in RevalidationResets
+		// mode) and once lapsed (EXPIRED): the last validation's dates.
 		m["verifiedAt"] = rfc3339(d.verifiedAt)
-		m["validTill"] = rfc3339(d.verifiedAt.Add(199 * 24 * time.Hour))
+		m["validTill"] = rfc3339(d.verifiedAt.Add(s.opts.Validity))
 	}
 	if view {
 		m["dcv"] = map[string]string{"method": d.method}
@@ -105,7 +107,7 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request, _ string) {
 	defer s.mu.Unlock()
 	var sel []*domain
 	for _, d := range s.st.domains {
-		if inList(q.Get("domainStatus"), d.status) && inList(q.Get("dcvStatus"), d.dcv) && strings.Contains(d.name, search) {
+		if inList(q.Get("domainStatus"), d.status) && inList(q.Get("dcvStatus"), s.dcvStatus(d)) && strings.Contains(d.name, search) {
 			sel = append(sel, d)
 		}
 	}
@@ -197,11 +199,13 @@ func (s *Server) viewDomain(w http.ResponseWriter, r *http.Request, _ string) {
 }
 
 // dcvBody is the body of GET /domains/{id}/dcv in the configured shape. A
-// pending dns-txt domain gets its token on first read.
+// pending (or lapsed) dns-txt domain gets its token on first read; a
+// VERIFIED one only has a token while a revalidation is open (after a PATCH
+// of its method), else the body is just {"method"} (CONFIRMED, spec §5.2).
 func (s *Server) dcvBody(d *domain) map[string]any {
 	now := s.now()
 	m := map[string]any{"method": d.method}
-	if d.method != "dns-txt" || d.dcv == "VERIFIED" || d.status != "ACTIVE" {
+	if d.method != "dns-txt" || (s.dcvStatus(d) == "VERIFIED" && !d.reval) || d.status != "ACTIVE" {
 		return m
 	}
 	if d.token == "" || !now.Before(d.tokenExp) {
@@ -256,6 +260,13 @@ func (s *Server) domainMethod(w http.ResponseWriter, r *http.Request, _ string) 
 		return
 	}
 	d.method, d.token = m, ""
+	if !d.verifiedAt.IsZero() && d.status == "ACTIVE" {
+		// A validated domain: this starts its revalidation.
+		d.reval = true
+		if s.opts.RevalidationResets && d.dcv == "VERIFIED" {
+			d.dcv = "PENDING"
+		}
+	}
 	writeJSON(w, http.StatusOK, s.dcvBody(d))
 }
 
@@ -274,7 +285,7 @@ func (s *Server) domainVerify(w http.ResponseWriter, r *http.Request, _ string) 
 		s.mu.Unlock()
 		problem(w, http.StatusConflict, "Conflict", "domain "+d.name+" is "+d.status, nil)
 		return
-	case d.dcv == "VERIFIED":
+	case s.dcvStatus(d) == "VERIFIED" && (!d.reval || s.opts.VerifyIgnoresRevalidation):
 		body := map[string]any{"domainId": d.id, "method": d.method, "status": "VERIFIED", "verifiedAt": rfc3339(d.verifiedAt)}
 		if n := len(d.attempts); n > 0 {
 			body["diagnostics"] = d.attempts[n-1].diagnostics
@@ -310,7 +321,10 @@ func (s *Server) domainVerify(w http.ResponseWriter, r *http.Request, _ string) 
 	d.attempts = append(d.attempts, attempt{ID: randomString(12), At: now, Method: "dns-txt", Overall: overall,
 		Failure: failure, diagnostics: diag})
 	if ok && d.token == token {
-		d.dcv, d.verifiedAt, d.token = "VERIFIED", now, ""
+		if !d.verifiedAt.IsZero() {
+			d.revalidations++ // a revalidation renews the validation from now
+		}
+		d.dcv, d.verifiedAt, d.token, d.reval = "VERIFIED", now, "", false
 		writeJSON(w, http.StatusOK, map[string]any{"domainId": id, "method": "dns-txt", "status": status, "diagnostics": diag})
 		return
 	}

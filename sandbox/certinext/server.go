@@ -26,6 +26,11 @@ const (
 // not name the host in a DCV body.
 const DefaultLabel = "_emudhra-challenge"
 
+// DefaultValidity is the default reuse period of a domain validation: 199
+// days, a day under the CA/Browser Forum's 200 since 2026-03-15 (whether
+// validTill follows that schedule is the spec's open question 3).
+const DefaultValidity = 199 * 24 * time.Hour
+
 // Limit is "at most N requests in any window of Window" per account.
 type Limit = simkit.Limit
 
@@ -82,6 +87,21 @@ type Options struct {
 	BareLists bool
 	// TokenTTL is how long a DCV token stays valid (default 30 days).
 	TokenTTL time.Duration
+	// Validity is how long a domain validation can be reused: validTill =
+	// verifiedAt + Validity (default DefaultValidity).
+	Validity time.Duration
+	// Revalidation (spec: no revalidation call; a PATCH of the method mints
+	// a fresh token, §3, §5.2) is a PATCH of a validated domain's method
+	// followed by a verify of the new token, which renews verifiedAt and
+	// validTill. What the live API shows meanwhile is not known, so:
+	// RevalidationResets makes that PATCH put the domain's dcvStatus back
+	// to PENDING until the verify (verifiedAt and validTill stay, the old
+	// validation still counts); by default it stays VERIFIED.
+	RevalidationResets bool
+	// VerifyIgnoresRevalidation makes a verify of a VERIFIED domain answer
+	// 200 VERIFIED without checking the new token or renewing anything (a
+	// CA that does not re-check a verified domain).
+	VerifyIgnoresRevalidation bool
 	// Limits are enforced per account (sliding windows; 429 with
 	// Retry-After). Nil: no limits.
 	Limits []Limit
@@ -129,6 +149,9 @@ func New(opts Options) *Server {
 	}
 	if s.opts.TokenTTL <= 0 {
 		s.opts.TokenTTL = 30 * 24 * time.Hour
+	}
+	if s.opts.Validity <= 0 {
+		s.opts.Validity = DefaultValidity
 	}
 	if s.opts.DNSTimeout <= 0 {
 		s.opts.DNSTimeout = 2 * time.Second

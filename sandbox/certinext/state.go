@@ -14,6 +14,11 @@ type DomainSpec struct {
 	Method string `toml:"method" json:"method"`
 	// Verified domains start VERIFIED (and cover the names below them on orders).
 	Verified bool `toml:"verified" json:"verified"`
+	// VerifiedAt is when the validation was completed (default now; it
+	// implies Verified). The validation is reusable until VerifiedAt +
+	// Options.Validity (validTill); after that the domain's dcvStatus is
+	// EXPIRED.
+	VerifiedAt time.Time `toml:"verified_at" json:"verified_at"`
 	// Organization defaults to "Sandbox Org".
 	Organization string `toml:"organization" json:"organization"`
 }
@@ -34,6 +39,16 @@ type OrderSpec struct {
 type DomainState struct {
 	ID, Name, Status, DCVStatus, Method, Token string
 	Attempts                                   int
+	// VerifiedAt and ValidTill are the current validation's dates (zero:
+	// never validated); Valid says whether it is still reusable.
+	VerifiedAt, ValidTill time.Time
+	Valid                 bool
+	// Revalidating: a token was minted (PATCH of the method) on a domain
+	// that has a validation, and no verify has renewed it yet.
+	// Revalidations counts the verifies that renewed an existing
+	// validation.
+	Revalidating  bool
+	Revalidations int
 }
 
 // OrderState is a snapshot of one order.
@@ -53,6 +68,8 @@ type domain struct {
 	created, checked time.Time
 	verifiedAt       time.Time
 	attempts         []attempt
+	reval            bool // revalidation open: a token minted on a validated domain
+	revalidations    int  // verifies that renewed an existing validation
 }
 
 type attempt struct {
@@ -117,12 +134,30 @@ func (s *Server) addDomainLocked(spec DomainSpec) *domain {
 	if d.method == "" {
 		d.method = "dns-txt"
 	}
-	if spec.Verified {
-		d.dcv, d.verifiedAt = "VERIFIED", now
+	if spec.Verified || !spec.VerifiedAt.IsZero() {
+		d.dcv, d.verifiedAt = "VERIFIED", spec.VerifiedAt
+		if d.verifiedAt.IsZero() {
+			d.verifiedAt = now
+		}
 	}
 	s.st.domains = append(s.st.domains, d)
 	s.st.byID[d.id] = d
 	return d
+}
+
+// dcvStatus is the dcvStatus the API shows: the stored one, except that a
+// VERIFIED domain whose validTill has passed is EXPIRED.
+func (s *Server) dcvStatus(d *domain) string {
+	if d.dcv == "VERIFIED" && !d.verifiedAt.IsZero() && !s.now().Before(d.verifiedAt.Add(s.opts.Validity)) {
+		return "EXPIRED"
+	}
+	return d.dcv
+}
+
+// valid reports whether d's last validation is still reusable (it covers
+// order names until validTill, also while a revalidation is open).
+func (s *Server) valid(d *domain) bool {
+	return d.status == "ACTIVE" && !d.verifiedAt.IsZero() && s.now().Before(d.verifiedAt.Add(s.opts.Validity))
 }
 
 // findDomain returns the account domain called name (ACTIVE first).
@@ -178,7 +213,7 @@ func (s *Server) refresh(o *order) {
 	for _, n := range o.names {
 		if n.status != "VERIFIED" {
 			for _, d := range s.st.domains {
-				if d.status == "ACTIVE" && d.dcv == "VERIFIED" && (n.name == d.name || strings.HasSuffix(n.name, "."+d.name)) {
+				if s.valid(d) && (n.name == d.name || strings.HasSuffix(n.name, "."+d.name)) {
 					n.status, n.method, n.verifiedAt, n.byAccount = "VERIFIED", d.method, now, true
 					break
 				}
@@ -202,8 +237,12 @@ func (s *Server) Domain(idOrName string) (DomainState, bool) {
 	if d == nil {
 		return DomainState{}, false
 	}
-	return DomainState{ID: d.id, Name: d.name, Status: d.status, DCVStatus: d.dcv, Method: d.method, Token: d.token,
-		Attempts: len(d.attempts)}, true
+	st := DomainState{ID: d.id, Name: d.name, Status: d.status, DCVStatus: s.dcvStatus(d), Method: d.method, Token: d.token,
+		Attempts: len(d.attempts), VerifiedAt: d.verifiedAt, Valid: s.valid(d), Revalidating: d.reval, Revalidations: d.revalidations}
+	if !d.verifiedAt.IsZero() {
+		st.ValidTill = d.verifiedAt.Add(s.opts.Validity)
+	}
+	return st, true
 }
 
 // Domains returns a snapshot of every account domain, in creation order.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/dcvd/dcvd/providers/internal/wire"
 )
@@ -82,6 +83,30 @@ type Domain struct {
 	DCV              *struct {
 		Method string `json:"method"`
 	} `json:"dcv"`
+}
+
+// Expiry is when the domain's validation can no longer be reused
+// (validTill; zero when absent or unreadable). See ParseTime.
+func (d *Domain) Expiry() time.Time { return ParseTime(d.ValidTill) }
+
+// Verified is when the domain's current validation was completed
+// (verifiedAt; zero when absent).
+func (d *Domain) Verified() time.Time { return ParseTime(d.VerifiedAt) }
+
+// ParseTime reads a CERTInext timestamp. The recorded payloads are RFC 3339
+// UTC ("2026-10-17T11:00:00Z", CONFIRMED); a date is read defensively in
+// the other forms Spring serialises a date to when no zone is configured:
+// a local date-time without offset ("2026-10-17T11:00:00[.sss]", taken as
+// UTC) and a bare date ("2026-10-17", taken as its first instant in UTC, the
+// earlier and so the safer end for an expiry). Anything else is zero.
+func ParseTime(t Text) time.Time {
+	s := strings.TrimSpace(string(t))
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", time.DateOnly} {
+		if v, err := time.Parse(layout, s); err == nil {
+			return v.UTC()
+		}
+	}
+	return time.Time{}
 }
 
 // Method returns the domain's DCV method when the view carries it.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dcvd/dcvd/internal/apiclient"
 )
@@ -214,5 +215,36 @@ func TestOrderShapes(t *testing.T) {
 	ds := o.Verifications.Domain.Domains
 	if o.Status != "pending-dcv" || len(ds) != 3 || ds[0].DCVMethod != "dns-txt" || ds[1].DCVMethod != "" || ds[2].DCVStatus != "REJECTED" {
 		t.Errorf("order-detail.json: %+v", o)
+	}
+}
+
+// Validation dates in every form read defensively (spec §3: RFC 3339 UTC is
+// CONFIRMED; the rest INFERRED): offsets and fractions, a local date-time
+// taken as UTC, a bare date as its first instant, validTill absent or
+// unreadable as unknown (zero: never due for revalidation). A domain whose
+// dcvStatus went back to PENDING keeps its dates.
+func TestDomainValidationDates(t *testing.T) {
+	p := decode[Page[Domain]](t, "domains-revalidation.json")
+	exp := time.Date(2026, 10, 17, 11, 0, 0, 0, time.UTC)
+	want := map[string]time.Time{
+		"rfc3339.example.com":      exp,
+		"fraction.example.com":     exp.Add(123 * time.Millisecond),
+		"local.example.com":        exp,
+		"date.example.com":         time.Date(2026, 10, 17, 0, 0, 0, 0, time.UTC),
+		"no-validtill.example.com": {},
+		"reopened.example.com":     exp,
+		"garbled.example.com":      {},
+	}
+	if len(p.Content) != len(want) {
+		t.Fatalf("domains-revalidation.json: %d domains", len(p.Content))
+	}
+	for _, d := range p.Content {
+		w, ok := want[d.DomainName]
+		if !ok || !d.Expiry().Equal(w) || (d.Expiry().Location() != time.UTC && !w.IsZero()) {
+			t.Errorf("%s: Expiry() = %v, want %v", d.DomainName, d.Expiry(), w)
+		}
+		if v := d.Verified(); (v.IsZero()) != (d.DomainName == "garbled.example.com") {
+			t.Errorf("%s: Verified() = %v", d.DomainName, v)
+		}
 	}
 }
