@@ -27,6 +27,7 @@ import (
 	"github.com/dcvd/dcvd/internal/app"
 	"github.com/dcvd/dcvd/internal/testenv"
 	"github.com/dcvd/dcvd/scheduler"
+	"github.com/dcvd/dcvd/store"
 )
 
 // The ACME tests run the whole pipeline (app.Open + Engine.RunOnce, what
@@ -184,6 +185,22 @@ func (w *world) run(cfg string) (scheduler.Summary, error) {
 	return sum, err
 }
 
+// rows returns the state's challenge rows.
+func (w *world) rows(cfg string) []store.Challenge {
+	w.t.Helper()
+	ctx := context.Background()
+	a, err := app.Open(ctx, cfg, app.Options{LogOutput: testWriter{w.t}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer a.Close()
+	rows, err := a.Store.List(ctx, store.Filter{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return rows
+}
+
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
@@ -280,6 +297,15 @@ func testIssueRenew(t *testing.T, backend string) {
 	w.mustIssue(cfg)
 	first := w.issued(apexWild...)
 	w.issued(three...)
+	// The wildcard's authorization (wildcard: true) is stored as a wildcard
+	// row, so the CAA check asks issuewild for it; the apex's is not.
+	wild := map[string][]bool{}
+	for _, c := range w.rows(cfg) {
+		wild[c.Name] = append(wild[c.Name], c.Wildcard)
+	}
+	if got := wild["example.com"]; len(got) != 2 || got[0] == got[1] || slices.Contains(wild["a.example.com"], true) {
+		t.Fatalf("wildcard flags by name: %v; want example.com once each way, a.example.com never", wild)
+	}
 	if l := w.leftovers(); len(l) > 0 {
 		t.Fatalf("records left in the zone:\n%s", strings.Join(l, "\n"))
 	}

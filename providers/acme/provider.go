@@ -235,6 +235,9 @@ func (p *Provider) pendingChallenges(ctx context.Context, core *api.Core, c cert
 			Record:  dnspublish.Record{FQDN: "_acme-challenge." + name + ".", Type: dnspublish.TXT, KeyAuth: keyAuth},
 			Expires: authz.Expires,
 			Ref:     string(r),
+			// RFC 8555 7.1.4: the authorization of "*.name" carries the
+			// base name and wildcard: true; the CA checks CAA issuewild.
+			Wildcard: authz.Wildcard,
 			// The configured names, not the CA's: its answer never decides
 			// on its own where dcvd writes.
 			OrderNames: c.bases(),

@@ -87,6 +87,22 @@ func pendingNames(o *api.Order) []string {
 	return out
 }
 
+// wildcardBases returns the bases of an order's wildcard names ("*.b" →
+// b): a challenge for b also validates *.b, so CAA issuewild applies to it.
+func wildcardBases(o *api.Order) map[string]bool {
+	out := map[string]bool{}
+	names := append([]string{o.Domain}, o.AdditionalDomains...)
+	for _, d := range o.Verifications.Domain.Domains {
+		names = append(names, d.Domain)
+	}
+	for _, n := range names {
+		if strings.HasPrefix(strings.TrimSpace(n), "*.") {
+			out[baseName(n)] = true
+		}
+	}
+	return out
+}
+
 // orderNames returns the names an order covers, wildcards reduced: its
 // domain, additionalDomains and the names of its verification entries.
 func orderNames(o *api.Order) []string {
@@ -117,7 +133,7 @@ func (p *Provider) discoverOrder(ctx context.Context, id string) ([]providers.Ch
 		return nil, nil
 	}
 	var out []providers.Challenge
-	names := orderNames(o)
+	names, wild := orderNames(o), wildcardBases(o)
 	for _, name := range pendingNames(o) {
 		if !inDomains(name, p.domains) {
 			continue
@@ -137,6 +153,7 @@ func (p *Provider) discoverOrder(ctx context.Context, id string) ([]providers.Ch
 		if err != nil {
 			return out, fmt.Errorf("order %s: %w", id, err)
 		}
+		ch.Wildcard = wild[name]
 		out = append(out, ch)
 	}
 	return out, nil

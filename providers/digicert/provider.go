@@ -204,6 +204,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.Order) ([]providers.
 	}
 	exp := rv.Expires()
 	orderNames := certNames(o)
+	wild := wildcardBases(o, v)
 	seen := map[string]bool{}
 	var out []providers.Challenge
 	for _, nv := range todo {
@@ -213,7 +214,8 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.Order) ([]providers.
 			continue
 		}
 		seen[name+"|"+rec.Key()] = true
-		out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, Expires: exp, Ref: nv.DomainID.String(), OrderNames: orderNames})
+		out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, Expires: exp, Ref: nv.DomainID.String(),
+			OrderNames: orderNames, Wildcard: wild[name]})
 	}
 	return out, nil
 }
@@ -228,6 +230,32 @@ func certNames(o api.Order) []string {
 		if n = baseName(n); n != "" && !seen[n] {
 			seen[n] = true
 			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// wildcardBases returns the bases of the order's wildcard names ("*.b" →
+// b), from the certificate and from the validation entries. DigiCert
+// validates a wildcard on its base, so one record at b serves b and *.b
+// alike: its challenge is a wildcard one (CAA issuewild applies) when *.b
+// is among them.
+func wildcardBases(o api.Order, v *api.OrderValidation) map[string]bool {
+	out := map[string]bool{}
+	add := func(n string) {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if strings.HasPrefix(n, "*.") {
+			out[baseName(n)] = true
+		}
+	}
+	for _, n := range append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...) {
+		add(n)
+	}
+	for _, nv := range v.DNSNameValidations {
+		add(nv.NameScope)
+		add(nv.DNSName)
+		for _, n := range nv.DNSNames {
+			add(n)
 		}
 	}
 	return out

@@ -204,7 +204,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.OrderSummary) ([]pro
 		return nil, err
 	}
 	var out []providers.Challenge
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for _, c := range mine {
 		if !onDNSDCV(c) {
 			return nil, fmt.Errorf("order %s: name %s is still on %q DCV after the switch to dns", id, c.Name, c.AuthType)
@@ -213,10 +213,15 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.OrderSummary) ([]pro
 		if err != nil {
 			return nil, fmt.Errorf("order %s: %w", id, err)
 		}
-		if k := name + "|" + rec.Key(); !seen[k] {
-			seen[k] = true
-			out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, OrderNames: orderNames})
+		// A wildcard and its base share a record: the challenge is a
+		// wildcard one (CAA issuewild applies) when either name is "*.".
+		wild := isWildcard(c.Name)
+		if i, ok := seen[name+"|"+rec.Key()]; ok {
+			out[i].Wildcard = out[i].Wildcard || wild
+			continue
 		}
+		seen[name+"|"+rec.Key()] = len(out)
+		out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, OrderNames: orderNames, Wildcard: wild})
 	}
 	return out, nil
 }

@@ -42,6 +42,9 @@ func recordFor(c api.Challenge) (string, dnspublish.Record, error) {
 	return name, rec, nil
 }
 
+// isWildcard reports whether name is a wildcard ("*.example.com").
+func isWildcard(name string) bool { return strings.HasPrefix(strings.TrimSpace(name), "*.") }
+
 // baseName lower-cases name, drops a trailing dot and a leading "*.".
 func baseName(name string) string {
 	return strings.TrimPrefix(strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), ".")), "*.")

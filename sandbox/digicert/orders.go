@@ -239,6 +239,7 @@ func (s *Server) checkDCV(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		return
 	}
+	o.checks++
 	if o.method == "email" {
 		s.mu.Unlock()
 		writeError(w, http.StatusBadRequest, "invalid_dns_method", "The DCV method of this order is email; check-dcv needs a DNS or HTTP token method.")

@@ -36,6 +36,8 @@ type OrderState struct {
 	DNSNames    []string
 	RandomValue string
 	Names       []NameState
+	// Checks counts the check-dcv requests that reached this order.
+	Checks int
 }
 
 // NameState is the DCV state of one validated name of an order.
@@ -82,6 +84,7 @@ type order struct {
 	issued    time.Time
 	certID    int
 	hostile   []string // HostileNames
+	checks    int      // check-dcv requests that reached the order
 }
 
 type domain struct {
@@ -282,7 +285,7 @@ func (s *Server) Order(id int) (OrderState, bool) {
 		return OrderState{}, false
 	}
 	st := OrderState{ID: o.id, Status: o.status, Method: o.method, CommonName: o.cn,
-		DNSNames: append([]string(nil), o.dnsNames...), RandomValue: o.random}
+		DNSNames: append([]string(nil), o.dnsNames...), RandomValue: o.random, Checks: o.checks}
 	for _, nv := range o.names {
 		st.Names = append(st.Names, NameState{Name: nv.name, DNSNames: append([]string(nil), nv.dnsNames...), DomainID: nv.domainID, Status: nv.status})
 	}
