@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,26 +23,10 @@ const checkDCV = "PUT /order/certificate/{id}/check-dcv"
 // allows digicert.com goes through.
 func TestCAAForbidsCA(t *testing.T) {
 	zones := []string{"caa-deny.example.com", "caa-ok.example.com"}
-	b := testenv.StartBIND(t, testenv.BINDOptions{Zones: []testenv.BINDZone{
+	e, s, st, eng := caaWorld(t, []testenv.BINDZone{
 		{Name: zones[0], Records: []string{`@ IN TXT "v=spf1 -all"`, `@ IN CAA 0 issue "letsencrypt.org"`}},
 		{Name: zones[1], Records: []string{`@ IN TXT "v=spf1 -all"`, `@ IN CAA 0 issue "digicert.com"`}},
-	}})
-	s := sim.New(sim.Options{NoLimits: true, DNSServers: []string{b.Addr}, Keys: []string{"good-key"}})
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	e := &env{envSpec: envSpec{BindAddr: b.Addr, KeyName: b.Key.Name, KeySecret: b.Key.Secret, Zones: zones,
-		SimURL: srv.URL + sim.Prefix, DB: filepath.Join(t.TempDir(), "state.db")}, bind: b, sim: s}
-
-	st, router, chk := e.parts(t)
-	cfg := Config{Store: st, Router: router, Checker: chk, Logger: testLogger(t),
-		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
-		PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Linger: 2 * time.Second,
-		Accounts: []Account{{Provider: e.provider(t, "dns-txt"),
-			IssuerDomains: digicert.Spec().IssuerDomains}}}
-	eng, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -80,4 +65,81 @@ func TestCAAForbidsCA(t *testing.T) {
 		t.Fatal("the CAA-allowed order was never submitted")
 	}
 	wantIssued(t, s, []int{ok})
+}
+
+// caaWorld starts BIND with zones, the DigiCert simulator checking DNS
+// there, and an engine whose DigiCert account has DigiCert's CAA issuer
+// domains.
+func caaWorld(t *testing.T, zones []testenv.BINDZone) (*env, *sim.Server, store.Store, *Engine) {
+	t.Helper()
+	b := testenv.StartBIND(t, testenv.BINDOptions{Zones: zones})
+	s := sim.New(sim.Options{NoLimits: true, DNSServers: []string{b.Addr}, Keys: []string{"good-key"}})
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	names := make([]string, len(zones))
+	for i, z := range zones {
+		names[i] = z.Name
+	}
+	e := &env{envSpec: envSpec{BindAddr: b.Addr, KeyName: b.Key.Name, KeySecret: b.Key.Secret, Zones: names,
+		SimURL: srv.URL + sim.Prefix, DB: filepath.Join(t.TempDir(), "state.db")}, bind: b, sim: s}
+	st, router, chk := e.parts(t)
+	cfg := Config{Store: st, Router: router, Checker: chk, Logger: testLogger(t),
+		RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+		PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Linger: 2 * time.Second,
+		Accounts: []Account{{Provider: e.provider(t, "dns-txt"),
+			IssuerDomains: digicert.Spec().IssuerDomains}}}
+	eng, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, s, st, eng
+}
+
+// A wildcard order is checked against issuewild as well as issue (RFC 8659
+// section 4.3): on a zone whose CAA allows DigiCert by issue but forbids
+// every CA by issuewild, the apex + wildcard order fails with the
+// issuewild reason, its record removed and check-dcv never called for it,
+// while the same zone's plain order validates in the same run; on a zone
+// whose issuewild allows DigiCert, a wildcard order validates.
+func TestCAAIssuewild(t *testing.T) {
+	zones := []string{"wild-deny.example.com", "wild-ok.example.com"}
+	e, s, st, eng := caaWorld(t, []testenv.BINDZone{
+		{Name: zones[0], Records: []string{`@ IN TXT "v=spf1 -all"`, `@ IN CAA 0 issue "digicert.com"`, `@ IN CAA 0 issuewild ";"`}},
+		{Name: zones[1], Records: []string{`@ IN TXT "v=spf1 -all"`, `@ IN CAA 0 issuewild "digicert.com"`}},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	wild := s.AddOrder(sim.OrderSpec{CommonName: zones[0], DNSNames: []string{"*." + zones[0]}})
+	plain := s.AddOrder(sim.OrderSpec{CommonName: zones[0]})
+	wildOK := s.AddOrder(sim.OrderSpec{CommonName: "*." + zones[1]})
+	sum, err := eng.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "CAA at wild-deny.example.com (issuewild, for the wildcard) forbids every CA (issuewild \";\")"
+	if len(sum.Failed) != 1 || sum.Failed[0].Order != strconv.Itoa(wild) || sum.Failed[0].Reason != want {
+		t.Fatalf("want the wildcard order failed with %q; summary %s, failed %+v", want, sum, sum.Failed)
+	}
+	if o, _ := s.Order(wild); o.Checks != 0 || o.Status == "issued" {
+		t.Fatalf("CAA-forbidden wildcard order: %d check-dcv calls, status %s; want none, not issued", o.Checks, o.Status)
+	}
+	wantIssued(t, s, []int{plain, wildOK})
+	rows, _ := st.List(ctx, store.Filter{})
+	if len(rows) != 3 {
+		t.Fatalf("%d rows, want 3", len(rows))
+	}
+	for _, c := range rows {
+		if c.DNS != store.DNSRemoved {
+			t.Errorf("row %d (order %s): dns=%s, want removed", c.ID, c.Order, c.DNS)
+		}
+		if isWild := c.Order != strconv.Itoa(plain); c.Wildcard != isWild {
+			t.Errorf("row %d (order %s): wildcard=%v, want %v", c.ID, c.Order, c.Wildcard, isWild)
+		}
+	}
+	for _, rr := range e.dcvRecords(t) {
+		if !strings.Contains(rr, "\tCAA\t") {
+			t.Errorf("record left behind: %s", rr)
+		}
+	}
 }

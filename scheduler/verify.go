@@ -25,7 +25,10 @@ type verdict struct {
 
 // checkerVerifier is the production verifier: verify.Checker.WaitAll, then
 // for visible rows of an account with issuer domains the RFC 8659 CAA
-// check of the row's name (once per name and account per batch).
+// check of the row's name — and, for a row whose record also validates the
+// wildcard (store.Challenge.Wildcard), of "*."+name, which the checker
+// decides by issuewild (falling back to issue when the RRset has none) —
+// once per name and account per batch.
 type checkerVerifier struct {
 	c       *verify.Checker
 	issuers map[string][]string // account -> CAA issuer domains
@@ -53,15 +56,22 @@ func (v checkerVerifier) verifyAll(ctx context.Context, rows []*store.Challenge)
 		}
 		out[i] = verdict{visible: r.Visible, detail: r.Summary(), report: r}
 		if iss := v.issuers[rows[i].Account]; r.Visible && len(iss) > 0 {
-			key := rows[i].Account + "|" + rows[i].Name
-			cv, ok := caa[key]
-			if !ok {
-				cv = v.checkCAA(ctx, rows[i].Name, iss)
-				caa[key] = cv
+			names := []string{rows[i].Name}
+			if rows[i].Wildcard {
+				names = append(names, "*."+rows[i].Name)
 			}
-			if !cv.visible {
-				cv.report = r
-				out[i] = cv
+			for _, n := range names {
+				key := rows[i].Account + "|" + n
+				cv, ok := caa[key]
+				if !ok {
+					cv = v.checkCAA(ctx, n, iss)
+					caa[key] = cv
+				}
+				if !cv.visible {
+					cv.report = r
+					out[i] = cv
+					break
+				}
 			}
 		}
 	}
