@@ -1,5 +1,7 @@
 // Package testenv starts real DNS servers (BIND 9 named, ...) on loopback
-// high ports for integration tests and benchmarks.
+// high ports for integration tests and benchmarks, and provides the other
+// real programs the tests run: Pebble (StartPebble), PostgreSQL, and the
+// upstream lego CLI built from tools/legocli (LegoCLI).
 //
 // With CI=true a missing server binary fails the test; elsewhere it skips
 // with the reason, so `go test ./...` works on a laptop without BIND.
