@@ -31,6 +31,9 @@
 //     with WebNIC's words, and the order is asked again after poll_min,
 //     doubling to poll_max (internal/backoff).
 //
+// The account's domain inventory (providers.Inventory, `dcvd domains`) is
+// its orders' names, from one unfiltered search: see inventory.go.
+//
 // The API client and the wire types live in internal/api; every response
 // shape the spec lists has a recorded fixture there. The commands of
 // `dcvd webnic ...` (auth-type, auth-info, dcv-status, approvers,

@@ -58,6 +58,8 @@ type OrderSpec struct {
 	UniqueValue string `toml:"unique_value" json:"unique_value"`
 	// Validated names start out validated.
 	Validated []string `toml:"validated" json:"validated"`
+	// Created is when the order was placed (dtcreate; default now).
+	Created time.Time `toml:"created" json:"created"`
 	// Product is the product key (default "sectigo-positivessl").
 	Product string `toml:"product" json:"product"`
 	// Host, when set, replaces the challenge host of the common name
@@ -170,6 +172,9 @@ func (s *Server) AddOrder(spec OrderSpec) int {
 		id: s.next, orderStatus: strings.ToUpper(spec.OrderStatus), certStatus: strings.ToUpper(spec.CertStatus),
 		authType: strings.ToLower(spec.AuthType), recordType: strings.ToUpper(spec.RecordType),
 		md5: md5hex, sha: shahex, unique: spec.UniqueValue, product: spec.Product, created: now, modified: now,
+	}
+	if !spec.Created.IsZero() {
+		o.created = spec.Created
 	}
 	s.next++
 	if o.orderStatus == "" {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Success codes: "1000" (command completed), "3000" (batch: N of M
@@ -229,9 +230,36 @@ type OrderSummary struct {
 	CertStatus  string `json:"certStatus"`
 	Product     Text   `json:"product"`
 	Term        Text   `json:"term"`
-	Created     string `json:"dtcreate"`
-	OrderExpire string `json:"dtorderexpire"`
-	CertExpire  string `json:"dtcertexpire"`
+	// Dates: "2006-01-02 15:04:05" in the recorded examples [3P]; read
+	// with ParseDate, which takes the other forms too.
+	Created     Text `json:"dtcreate"`
+	OrderExpire Text `json:"dtorderexpire"`
+	CertExpire  Text `json:"dtcertexpire"`
+}
+
+// ParseDate reads a WebNIC date. No doc page gives the format: the
+// third-party examples show "2006-01-02 15:04:05"; RFC 3339, a date-time
+// with "T" and no offset, a bare date and a UNIX time in seconds or
+// milliseconds (a number) are read too. A date without an offset is taken
+// as UTC (WebNIC's own zone is not documented; the error is hours against
+// reuse periods of months). Anything else, or nothing, is zero.
+func ParseDate(t Text) time.Time {
+	s := strings.TrimSpace(string(t))
+	if s == "" {
+		return time.Time{}
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+		if n >= 1e11 { // milliseconds (1e11 s is the year 5138)
+			return time.UnixMilli(n).UTC()
+		}
+		return time.Unix(n, 0).UTC()
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05", time.RFC3339Nano, "2006-01-02T15:04:05.999999999", time.DateOnly} {
+		if v, err := time.Parse(layout, s); err == nil {
+			return v.UTC()
+		}
+	}
+	return time.Time{}
 }
 
 // OrderInfo is the data of GET /ssl/v2/orders/info (SANs in sanfield, an

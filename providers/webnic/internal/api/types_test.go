@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dcvd/dcvd/internal/apiclient"
 )
@@ -146,6 +147,21 @@ func TestFixtures(t *testing.T) {
 			data(t, f, &p)
 			if len(p.Items) != 1 || p.Items[0].OrderID != "880003" {
 				t.Errorf("%+v", p)
+			}
+		},
+		"search_dates.json": func(t *testing.T, f string) {
+			// Every date form ParseDate reads ([INF]: no doc gives one).
+			var p SearchPage
+			data(t, f, &p)
+			at := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+			want := []time.Time{at, at.Add(-8 * time.Hour), at, time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), at, {}}
+			if len(p.Items) != len(want) {
+				t.Fatalf("%+v", p)
+			}
+			for i, it := range p.Items {
+				if got := ParseDate(it.Created); !got.Equal(want[i]) {
+					t.Errorf("%s: dtcreate %q = %v, want %v", it.CommonName, it.Created, got, want[i])
+				}
 			}
 		},
 		"search_empty.json": func(t *testing.T, f string) {
