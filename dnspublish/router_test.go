@@ -89,3 +89,24 @@ func TestRouterDuplicateZone(t *testing.T) {
 		t.Fatalf("duplicate zone: %v", err)
 	}
 }
+
+func TestLongest(t *testing.T) {
+	zones := map[string]bool{"example.com.": true, `a\.b.example.com.`: true}
+	look := func(z string) (bool, bool) { return true, zones[z] }
+	for name, want := range map[string]string{
+		"x.y.example.com.":    "example.com.",
+		`x.a\.b.example.com.`: `a\.b.example.com.`,
+		"b.example.com.":      "example.com.",
+		"example.com.":        "example.com.",
+		"example.org.":        "",
+	} {
+		got, _, ok := Longest(name, look)
+		if (want == "") == ok || (ok && got != want) {
+			t.Errorf("Longest(%q) = %q %v, want %q", name, got, ok, want)
+		}
+	}
+	zones["."] = true
+	if got, _, ok := Longest("example.org.", look); !ok || got != "." {
+		t.Errorf("Longest with a root zone = %q %v", got, ok)
+	}
+}

@@ -8,14 +8,17 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/internal/testenv"
 	"github.com/dcvd/dcvd/providers/digicert"
 	"github.com/dcvd/dcvd/store"
 	"github.com/dcvd/dcvd/store/postgres"
+	"github.com/dcvd/dcvd/verify"
 )
 
 // BenchmarkPipelineStores drives N challenges over Z zones on a local BIND
@@ -47,10 +50,32 @@ func BenchmarkPipelineStores(b *testing.B) {
 				p := newBenchProvider(fmt.Sprintf("%s-%d", mode, i), n, zones, bind.Addr)
 				var engines []*Engine
 				var st store.Store
+				var mu sync.Mutex
+				steps := map[string][3]float64{} // calls, rows, busy seconds
+				// Every mode runs the engine a daemon runs: default
+				// Workers, batches and Lease (the crash tests' 2 s lease
+				// would renew every row three times a second).
+				build := func(sst store.Store, router *dnspublish.Router, chk *verify.Checker) {
+					e, err := New(Config{Store: sst, Router: router, Checker: chk, Logger: quiet,
+						Accounts: []Account{{Provider: p, Labels: digicert.Spec().Labels}},
+						RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+						PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Linger: 2 * time.Second,
+						Workers: envInt("DCVD_BENCH_WORKERS", 0)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					e.trace = func(what string, rows int, took time.Duration) {
+						what, _, _ = strings.Cut(what, " ")
+						mu.Lock()
+						v := steps[what]
+						steps[what] = [3]float64{v[0] + 1, v[1] + float64(rows), v[2] + took.Seconds()}
+						mu.Unlock()
+					}
+					engines, st = append(engines, e), sst
+				}
 				switch mode {
 				case "sqlite":
-					e, sq := s.engine(b, quiet, p)
-					engines, st = []*Engine{e}, sq
+					build(s.parts(b))
 				default:
 					dsn := pg.NewDatabase(b)
 					k := 1
@@ -64,16 +89,10 @@ func BenchmarkPipelineStores(b *testing.B) {
 						}
 						b.Cleanup(func() { pst.Close() })
 						_, router, chk := s.parts(b)
-						e, err := New(Config{Store: pst, Router: router, Checker: chk, Logger: quiet,
-							Accounts: []Account{{Provider: p, Labels: digicert.Spec().Labels}},
-							RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
-							PollMin: 20 * time.Millisecond, PollMax: 200 * time.Millisecond, Linger: 2 * time.Second, Lease: 10 * time.Second})
-						if err != nil {
-							b.Fatal(err)
-						}
-						engines, st = append(engines, e), pst
+						build(pst, router, chk)
 					}
 				}
+				resetPeakRSS()
 				b.StartTimer()
 				start := time.Now()
 				var wg sync.WaitGroup
@@ -85,6 +104,9 @@ func BenchmarkPipelineStores(b *testing.B) {
 				wg.Wait()
 				total += time.Since(start)
 				b.StopTimer()
+				for k, v := range steps {
+					b.Logf("step %-8s calls %6.0f rows %7.0f busy %7.2fs", k, v[0], v[1], v[2])
+				}
 				counts, err := st.Counts(context.Background())
 				if err != nil || counts[store.Cleaned] != n {
 					b.Fatalf("run: %v, %v, %v", counts, err, errs)
@@ -104,3 +126,7 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
+
+// resetPeakRSS starts a new VmHWM for this process (Linux: writing 5 to
+// clear_refs), so each mode reports its own peak, not an earlier mode's.
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -98,7 +97,7 @@ type Checker struct {
 	log       *slog.Logger
 	resolvers []string
 	resErr    error
-	overrides []override // longest first
+	overrides map[string]override // by canonical zone
 	cache     *cache
 	inflight  chan struct{}
 	tcpOnly   *cache // addr -> true: UDP timed out recently
@@ -225,11 +224,12 @@ func New(opts Options) (*Checker, error) {
 		if len(hp) == 0 {
 			return nil, fmt.Errorf("verify: override %q lists no servers", zone)
 		}
-		c.overrides = append(c.overrides, override{zone: dns.CanonicalName(zone), addrs: hp})
+		if c.overrides == nil {
+			c.overrides = map[string]override{}
+		}
+		z := dns.CanonicalName(zone)
+		c.overrides[z] = override{zone: z, addrs: hp}
 	}
-	sort.Slice(c.overrides, func(i, j int) bool {
-		return dns.CountLabel(c.overrides[i].zone) > dns.CountLabel(c.overrides[j].zone)
-	})
 	if len(c.resolvers) == 0 && opts.Mode == "authoritative" {
 		cfg, err := dns.ClientConfigFromFile("/etc/resolv.conf")
 		if err != nil {
@@ -268,10 +268,17 @@ func hostPorts(what string, in []string) ([]string, error) {
 
 // overrideFor returns the override servers for name, if any.
 func (c *Checker) overrideFor(name string) (override, bool) {
-	for _, o := range c.overrides {
-		if dns.IsSubDomain(o.zone, name) {
+	if len(c.overrides) == 0 {
+		return override{}, false
+	}
+	// The longest override zone that name is in: walk up from the name,
+	// one map lookup per label (thousands of overrides stay cheap).
+	name = dns.CanonicalName(name)
+	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
+		if o, ok := c.overrides[name[off:]]; ok {
 			return o, true
 		}
 	}
-	return override{}, false
+	o, ok := c.overrides["."]
+	return o, ok
 }

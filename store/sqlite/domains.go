@@ -64,7 +64,7 @@ func (s *Store) PutPersist(ctx context.Context, r store.PersistRecord) error {
 	if r.Created.IsZero() {
 		r.Created = time.Now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO persist (domain, value, fqdn, backend, zone, state, checked, created)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO persist (domain, value, fqdn, backend, zone, state, checked, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (domain, value) DO UPDATE SET fqdn = excluded.fqdn, backend = excluded.backend,
 			zone = excluded.zone, state = excluded.state, checked = excluded.checked`,
@@ -77,7 +77,7 @@ func (s *Store) PutPersist(ctx context.Context, r store.PersistRecord) error {
 
 // DeletePersist forgets the record of domain with value.
 func (s *Store) DeletePersist(ctx context.Context, domain, value string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM persist WHERE domain = ? AND value = ?`, domain, value); err != nil {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM persist WHERE domain = ? AND value = ?`, domain, value); err != nil {
 		return fmt.Errorf("sqlite: forget persistent record of %s: %w", domain, err)
 	}
 	return nil

@@ -164,7 +164,7 @@ func (s *Store) Lock(ctx context.Context, name, owner string, lease time.Duratio
 
 // Unlock implements store.Store.
 func (s *Store) Unlock(ctx context.Context, name, owner string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM locks WHERE name = ? AND owner = ?`, name, owner); err != nil {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM locks WHERE name = ? AND owner = ?`, name, owner); err != nil {
 		return fmt.Errorf("sqlite: unlock %q: %w", name, err)
 	}
 	return nil

@@ -19,6 +19,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -34,7 +35,8 @@ const BusyTimeout = 10 * time.Second
 
 // Store is the SQLite store.Store. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB
+	db   *sql.DB // readers
+	w    *sql.DB // the one writer connection of this process
 	path string
 }
 
@@ -49,20 +51,40 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "cache_size(-8000)") // 8 MiB of pages per connection
+	// Statement journals (a multi-row UPDATE inside a transaction keeps the
+	// pages it changes so it can undo itself alone) and temporary indexes
+	// stay in memory: they are thrown away at the statement's end and never
+	// needed after a crash, so writing them to a temporary file only costs
+	// a write() per page.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	// SQLite has one writer at a time anyway; a few connections let readers
-	// (Work, List, the embedded DNS server) run next to it.
+	// A few connections let readers (Work, List, the embedded DNS server)
+	// run next to the writer.
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxIdleTime(time.Minute)
-	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
+	// SQLite has one writer at a time anyway. Writes of this process take
+	// turns on one connection of their own: concurrent steps queue in
+	// database/sql (woken the moment the connection is free) instead of in
+	// SQLite's busy handler (which sleeps 1, 2, 5, … 100 ms between tries),
+	// and the writer's page cache stays valid between its transactions
+	// (another connection's write would make SQLite drop it). Other
+	// processes still meet busy_timeout.
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	s := &Store{db: db, w: w, path: path}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	return s, nil
@@ -72,11 +94,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.w.Close(), s.db.Close()) }
 
 // tx runs fn in one write transaction (BEGIN IMMEDIATE).
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
