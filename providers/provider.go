@@ -32,10 +32,13 @@ type Challenge struct {
 	Record dnspublish.Record
 	// Expires is when the CA stops accepting Record (zero: unknown).
 	Expires time.Time
-	// Wildcard is set when the certificate has "*."+Name among the names
-	// Record validates (an apex and its wildcard may share one record): the
-	// CA then checks CAA issuewild for it, and so does dcvd before asking.
-	Wildcard bool
+	// CAANames are the certificate's names that Record validates, as the
+	// CA will check CAA for them (RFC 8659): "example.com" for the apex,
+	// "*.example.com" for its wildcard (issuewild), both when an apex and
+	// its wildcard share one record, and the names below Name that a
+	// record at Name validates. The engine checks each before it asks the
+	// CA. Empty: Name alone.
+	CAANames []string
 	// Ref is opaque provider data round-tripped through the store (for
 	// example a DigiCert domain_id). Keep it small.
 	Ref string

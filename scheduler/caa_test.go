@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,46 +97,66 @@ func caaWorld(t *testing.T, zones []testenv.BINDZone) (*env, *sim.Server, store.
 	return e, s, st, eng
 }
 
-// A wildcard order is checked against issuewild as well as issue (RFC 8659
-// section 4.3): on a zone whose CAA allows DigiCert by issue but forbids
-// every CA by issuewild, the apex + wildcard order fails with the
-// issuewild reason, its record removed and check-dcv never called for it,
-// while the same zone's plain order validates in the same run; on a zone
-// whose issuewild allows DigiCert, a wildcard order validates.
+// Each certificate name a record validates is checked as the CA will
+// check it (RFC 8659 section 4.3): "*.name" by issuewild, name by issue.
+// On a zone whose CAA allows DigiCert by issue but forbids every CA by
+// issuewild, the apex + wildcard order fails with the issuewild reason,
+// its record removed and check-dcv never called for it, while the same
+// zone's plain order validates in the same run. On a zone that keeps issue
+// for another CA and gives wildcards to DigiCert by issuewild, it is the
+// other way round: the wildcard-only order validates (its base name is
+// not on the certificate, so issue does not apply to it), the plain one
+// fails with the issue reason.
 func TestCAAIssuewild(t *testing.T) {
-	zones := []string{"wild-deny.example.com", "wild-ok.example.com"}
+	zones := []string{"wild-deny.example.com", "wild-only.example.com"}
 	e, s, st, eng := caaWorld(t, []testenv.BINDZone{
 		{Name: zones[0], Records: []string{`@ IN TXT "v=spf1 -all"`, `@ IN CAA 0 issue "digicert.com"`, `@ IN CAA 0 issuewild ";"`}},
-		{Name: zones[1], Records: []string{`@ IN TXT "v=spf1 -all"`, `@ IN CAA 0 issuewild "digicert.com"`}},
+		{Name: zones[1], Records: []string{`@ IN TXT "v=spf1 -all"`, `@ IN CAA 0 issue "letsencrypt.org"`, `@ IN CAA 0 issuewild "digicert.com"`}},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	wild := s.AddOrder(sim.OrderSpec{CommonName: zones[0], DNSNames: []string{"*." + zones[0]}})
 	plain := s.AddOrder(sim.OrderSpec{CommonName: zones[0]})
-	wildOK := s.AddOrder(sim.OrderSpec{CommonName: "*." + zones[1]})
+	wildOnly := s.AddOrder(sim.OrderSpec{CommonName: "*." + zones[1]})
+	plainLE := s.AddOrder(sim.OrderSpec{CommonName: zones[1]})
 	sum, err := eng.RunOnce(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "CAA at wild-deny.example.com (issuewild, for the wildcard) forbids every CA (issuewild \";\")"
-	if len(sum.Failed) != 1 || sum.Failed[0].Order != strconv.Itoa(wild) || sum.Failed[0].Reason != want {
-		t.Fatalf("want the wildcard order failed with %q; summary %s, failed %+v", want, sum, sum.Failed)
+	want := map[string]string{
+		strconv.Itoa(wild):    "CAA at wild-deny.example.com (issuewild, for the wildcard) forbids every CA (issuewild \";\")",
+		strconv.Itoa(plainLE): "CAA at wild-only.example.com allows only letsencrypt.org",
 	}
-	if o, _ := s.Order(wild); o.Checks != 0 || o.Status == "issued" {
-		t.Fatalf("CAA-forbidden wildcard order: %d check-dcv calls, status %s; want none, not issued", o.Checks, o.Status)
+	got := map[string]string{}
+	for _, f := range sum.Failed {
+		got[f.Order] = f.Reason
 	}
-	wantIssued(t, s, []int{plain, wildOK})
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("failed orders (order: reason)\n got %q\nwant %q\nsummary %s", got, want, sum)
+	}
+	for _, id := range []int{wild, plainLE} {
+		if o, _ := s.Order(id); o.Checks != 0 || o.Status == "issued" {
+			t.Fatalf("CAA-forbidden order %d: %d check-dcv calls, status %s; want none, not issued", id, o.Checks, o.Status)
+		}
+	}
+	wantIssued(t, s, []int{plain, wildOnly})
 	rows, _ := st.List(ctx, store.Filter{})
-	if len(rows) != 3 {
-		t.Fatalf("%d rows, want 3", len(rows))
+	if len(rows) != 4 {
+		t.Fatalf("%d rows, want 4", len(rows))
+	}
+	wantCAA := map[string][]string{
+		strconv.Itoa(wild):     {zones[0], "*." + zones[0]},
+		strconv.Itoa(plain):    {zones[0]},
+		strconv.Itoa(wildOnly): {"*." + zones[1]},
+		strconv.Itoa(plainLE):  {zones[1]},
 	}
 	for _, c := range rows {
 		if c.DNS != store.DNSRemoved {
 			t.Errorf("row %d (order %s): dns=%s, want removed", c.ID, c.Order, c.DNS)
 		}
-		if isWild := c.Order != strconv.Itoa(plain); c.Wildcard != isWild {
-			t.Errorf("row %d (order %s): wildcard=%v, want %v", c.ID, c.Order, c.Wildcard, isWild)
+		if !slices.Equal(c.CAANames, wantCAA[c.Order]) {
+			t.Errorf("row %d (order %s): CAA names %q, want %q", c.ID, c.Order, c.CAANames, wantCAA[c.Order])
 		}
 	}
 	for _, rr := range e.dcvRecords(t) {

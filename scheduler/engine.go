@@ -201,7 +201,7 @@ func (e *Engine) delegated(ctx context.Context, c store.Challenge) store.Challen
 // rowFor turns a provider's challenge into a new row. A record that can never
 // be published becomes a failed row, so the user sees why.
 func rowFor(acct string, ch providers.Challenge) store.Challenge {
-	c := store.Challenge{Account: acct, Order: ch.Order, Name: ch.Name, Expires: ch.Expires, Ref: ch.Ref, Wildcard: ch.Wildcard, State: store.Discovered}
+	c := store.Challenge{Account: acct, Order: ch.Order, Name: ch.Name, Expires: ch.Expires, Ref: ch.Ref, CAANames: ch.CAANames, State: store.Discovered}
 	rec, err := ch.Record.Normalize()
 	if err != nil {
 		c.State, c.Reason = store.Failed, err.Error()

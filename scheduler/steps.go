@@ -260,7 +260,7 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 func challenges(rows []*store.Challenge) []providers.Challenge {
 	out := make([]providers.Challenge, len(rows))
 	for i, c := range rows {
-		out[i] = providers.Challenge{Order: c.Order, Name: c.Name, Record: c.Record, Expires: c.Expires, Ref: c.Ref, Wildcard: c.Wildcard}
+		out[i] = providers.Challenge{Order: c.Order, Name: c.Name, Record: c.Record, Expires: c.Expires, Ref: c.Ref, CAANames: c.CAANames}
 	}
 	return out
 }

@@ -25,10 +25,10 @@ type verdict struct {
 
 // checkerVerifier is the production verifier: verify.Checker.WaitAll, then
 // for visible rows of an account with issuer domains the RFC 8659 CAA
-// check of the row's name — and, for a row whose record also validates the
-// wildcard (store.Challenge.Wildcard), of "*."+name, which the checker
-// decides by issuewild (falling back to issue when the RRset has none) —
-// once per name and account per batch.
+// check of each certificate name the row's record validates
+// (store.Challenge.CAANames; the row's name when there are none): a
+// "*."+name is decided by issuewild (falling back to issue when the RRset
+// has none), any other name by issue; once per name and account per batch.
 type checkerVerifier struct {
 	c       *verify.Checker
 	issuers map[string][]string // account -> CAA issuer domains
@@ -56,9 +56,9 @@ func (v checkerVerifier) verifyAll(ctx context.Context, rows []*store.Challenge)
 		}
 		out[i] = verdict{visible: r.Visible, detail: r.Summary(), report: r}
 		if iss := v.issuers[rows[i].Account]; r.Visible && len(iss) > 0 {
-			names := []string{rows[i].Name}
-			if rows[i].Wildcard {
-				names = append(names, "*."+rows[i].Name)
+			names := rows[i].CAANames
+			if len(names) == 0 {
+				names = []string{rows[i].Name}
 			}
 			for _, n := range names {
 				key := rows[i].Account + "|" + n

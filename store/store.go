@@ -66,10 +66,11 @@ type Challenge struct {
 	Record  dnspublish.Record
 	Expires time.Time // zero: unknown
 	Ref     string
-	// Wildcard: the record also validates "*."+Name (providers.Challenge.
-	// Wildcard), so the CAA check asks issuewild too. Fixed at insert, like
-	// Name; rows stored before schema 6 read false.
-	Wildcard bool
+	// CAANames: the certificate names the record validates, whose CAA the
+	// engine checks ("*."-prefixed for a wildcard: issuewild); see
+	// providers.Challenge.CAANames. Fixed at insert, like Name; empty (rows
+	// stored before schema 6 too): Name alone.
+	CAANames []string
 
 	Backend string // routed backend name, fixed when the add intent is stored
 	Zone    string // routed zone
@@ -144,7 +145,7 @@ type Store interface {
 	Get(ctx context.Context, id int64) (Challenge, error)
 	// Save writes rows in one transaction, each only if its Version is still
 	// the one read (else ErrConflict and nothing is written), and bumps
-	// Version and Updated on the passed rows. Account, Order, Name, Wildcard,
+	// Version and Updated on the passed rows. Account, Order, Name, CAANames,
 	// Key and Record are fixed at insert; Save need not write them.
 	Save(ctx context.Context, rows []*Challenge) error
 	// Holders counts, for each record key (dnspublish.Record.Key), the rows

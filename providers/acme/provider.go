@@ -237,7 +237,7 @@ func (p *Provider) pendingChallenges(ctx context.Context, core *api.Core, c cert
 			Ref:     string(r),
 			// RFC 8555 7.1.4: the authorization of "*.name" carries the
 			// base name and wildcard: true; the CA checks CAA issuewild.
-			Wildcard: authz.Wildcard,
+			CAANames: []string{caaName(name, authz.Wildcard)},
 			// The configured names, not the CA's: its answer never decides
 			// on its own where dcvd writes.
 			OrderNames: c.bases(),
@@ -380,3 +380,12 @@ type flat struct{ err error }
 
 func (f flat) Error() string { return strings.Join(strings.Fields(f.err.Error()), " ") }
 func (f flat) Unwrap() error { return f.err }
+
+// caaName is the name whose CAA the CA checks for an authorization of
+// name: "*."+name (issuewild) for a wildcard one.
+func caaName(name string, wildcard bool) string {
+	if wildcard {
+		return "*." + name
+	}
+	return name
+}

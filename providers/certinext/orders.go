@@ -87,20 +87,15 @@ func pendingNames(o *api.Order) []string {
 	return out
 }
 
-// wildcardBases returns the bases of an order's wildcard names ("*.b" →
-// b): a challenge for b also validates *.b, so CAA issuewild applies to it.
-func wildcardBases(o *api.Order) map[string]bool {
-	out := map[string]bool{}
+// rawNames returns an order's names as it gives them, wildcards kept
+// ("*.b"): its domain, additionalDomains and the verification entries'
+// names. A challenge's CAA names (issuewild for *.b) are picked from these.
+func rawNames(o *api.Order) []string {
 	names := append([]string{o.Domain}, o.AdditionalDomains...)
 	for _, d := range o.Verifications.Domain.Domains {
 		names = append(names, d.Domain)
 	}
-	for _, n := range names {
-		if strings.HasPrefix(strings.TrimSpace(n), "*.") {
-			out[baseName(n)] = true
-		}
-	}
-	return out
+	return names
 }
 
 // orderNames returns the names an order covers, wildcards reduced: its
@@ -133,7 +128,7 @@ func (p *Provider) discoverOrder(ctx context.Context, id string) ([]providers.Ch
 		return nil, nil
 	}
 	var out []providers.Challenge
-	names, wild := orderNames(o), wildcardBases(o)
+	names, raw := orderNames(o), rawNames(o)
 	for _, name := range pendingNames(o) {
 		if !inDomains(name, p.domains) {
 			continue
@@ -153,7 +148,7 @@ func (p *Provider) discoverOrder(ctx context.Context, id string) ([]providers.Ch
 		if err != nil {
 			return out, fmt.Errorf("order %s: %w", id, err)
 		}
-		ch.Wildcard = wild[name]
+		ch.CAANames = providers.CAANamesFor(name, raw)
 		out = append(out, ch)
 	}
 	return out, nil

@@ -40,10 +40,11 @@ func TestOrders(t *testing.T) {
 				c[0].Record.Value != e.sim.OrderToken(single, "shop.example.com") || c[0].Expires.IsZero() && shape != sim.OrderList {
 				t.Fatalf("single: %+v", c)
 			}
-			if c[0].Wildcard {
-				t.Fatalf("single name marked wildcard: %+v", c)
+			if !slices.Equal(c[0].CAANames, []string{"shop.example.com"}) {
+				t.Fatalf("single name's CAA names: %+v", c)
 			}
-			if c := byOrder(chs, wild); len(c) != 1 || c[0].Name != "example.net" || !c[0].Wildcard {
+			if c := byOrder(chs, wild); len(c) != 1 || c[0].Name != "example.net" ||
+				!slices.Equal(c[0].CAANames, []string{"example.net", "*.example.net"}) {
 				t.Fatalf("apex+wildcard: %+v", c)
 			}
 			if c := byOrder(chs, multi); len(c) != 2 || c[0].Name != "a.example.com" || c[1].Name != "b.example.com" ||

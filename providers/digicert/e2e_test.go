@@ -126,13 +126,14 @@ func TestEndToEnd(t *testing.T) {
 	if len(c) != 1 || c[0].Name != "example.com" || c[0].Record.FQDN != "example.com." || c[0].Record.Type != dnspublish.TXT || c[0].Record.Value != ord(txt).RandomValue {
 		t.Fatalf("apex txt: %+v", c)
 	}
-	if c[0].Expires.Before(time.Now().Add(29*24*time.Hour)) || c[0].Ref == "" || c[0].Wildcard {
-		t.Errorf("expires %v ref %q wildcard %v", c[0].Expires, c[0].Ref, c[0].Wildcard)
+	if c[0].Expires.Before(time.Now().Add(29*24*time.Hour)) || c[0].Ref == "" || !slices.Equal(c[0].CAANames, []string{"example.com"}) {
+		t.Errorf("expires %v ref %q CAA names %q", c[0].Expires, c[0].Ref, c[0].CAANames)
 	}
 	// Apex + wildcard + www collapse to one record at the apex.
-	// The record serves *.example.net too: a wildcard challenge (CAA
-	// issuewild applies); the plain apex one is not.
-	if c := byOrder(chs, wild); len(c) != 1 || c[0].Record.FQDN != "example.net." || !c[0].Wildcard {
+	// The record serves *.example.net and www too: CAA is checked for each
+	// (issuewild for the wildcard).
+	if c := byOrder(chs, wild); len(c) != 1 || c[0].Record.FQDN != "example.net." ||
+		!slices.Equal(c[0].CAANames, []string{"example.net", "*.example.net", "www.example.net"}) {
 		t.Fatalf("apex+wildcard: %+v", c)
 	}
 	// CNAME, _dnsauth form.

@@ -204,7 +204,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.Order) ([]providers.
 	}
 	exp := rv.Expires()
 	orderNames := certNames(o)
-	wild := wildcardBases(o, v)
+	all := allNames(o, v)
 	seen := map[string]bool{}
 	var out []providers.Challenge
 	for _, nv := range todo {
@@ -215,7 +215,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.Order) ([]providers.
 		}
 		seen[name+"|"+rec.Key()] = true
 		out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, Expires: exp, Ref: nv.DomainID.String(),
-			OrderNames: orderNames, Wildcard: wild[name]})
+			OrderNames: orderNames, CAANames: providers.CAANamesFor(name, all)})
 	}
 	return out, nil
 }
@@ -235,28 +235,17 @@ func certNames(o api.Order) []string {
 	return out
 }
 
-// wildcardBases returns the bases of the order's wildcard names ("*.b" →
-// b), from the certificate and from the validation entries. DigiCert
-// validates a wildcard on its base, so one record at b serves b and *.b
-// alike: its challenge is a wildcard one (CAA issuewild applies) when *.b
-// is among them.
-func wildcardBases(o api.Order, v *api.OrderValidation) map[string]bool {
-	out := map[string]bool{}
-	add := func(n string) {
-		n = strings.ToLower(strings.TrimSpace(n))
-		if strings.HasPrefix(n, "*.") {
-			out[baseName(n)] = true
-		}
-	}
-	for _, n := range append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...) {
-		add(n)
-	}
+// allNames returns every certificate name the order and its validation
+// entries carry, wildcards as they are ("*.b"): DigiCert validates a
+// wildcard on its base, so one record at b serves b and *.b alike, and the
+// challenge's CAA names (CAA issuewild for *.b) are picked from these.
+func allNames(o api.Order, v *api.OrderValidation) []string {
+	out := append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...)
 	for _, nv := range v.DNSNameValidations {
-		add(nv.NameScope)
-		add(nv.DNSName)
-		for _, n := range nv.DNSNames {
-			add(n)
-		}
+		// Not nv.NameScope: the scope a name is validated on is not a
+		// certificate name (a wildcard-only order's scope is its base).
+		out = append(out, nv.DNSName)
+		out = append(out, nv.DNSNames...)
 	}
 	return out
 }

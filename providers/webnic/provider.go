@@ -213,15 +213,15 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.OrderSummary) ([]pro
 		if err != nil {
 			return nil, fmt.Errorf("order %s: %w", id, err)
 		}
-		// A wildcard and its base share a record: the challenge is a
-		// wildcard one (CAA issuewild applies) when either name is "*.".
-		wild := isWildcard(c.Name)
+		// A wildcard and its base share a record: the challenge's CAA
+		// names are both items' names ("*." asks issuewild).
+		caa := providers.CAANamesFor(name, []string{c.Name})
 		if i, ok := seen[name+"|"+rec.Key()]; ok {
-			out[i].Wildcard = out[i].Wildcard || wild
+			out[i].CAANames = providers.CAANamesFor(name, append(out[i].CAANames, caa...))
 			continue
 		}
 		seen[name+"|"+rec.Key()] = len(out)
-		out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, OrderNames: orderNames, Wildcard: wild})
+		out = append(out, providers.Challenge{Order: id, Name: name, Record: rec, OrderNames: orderNames, CAANames: caa})
 	}
 	return out, nil
 }

@@ -129,8 +129,8 @@ func TestEndToEnd(t *testing.T) {
 	c := ofOrder(chs, wild)
 	names := []string{"example.com", "www.example.com"}
 	want := []providers.Challenge{
-		{Order: strconv.Itoa(wild), Name: "example.com", Record: dnspublish.Record{FQDN: strings.ToLower(o.Names[0].Host) + ".", Type: dnspublish.TXT, Value: o.Names[0].Value}, OrderNames: names, Wildcard: true},
-		{Order: strconv.Itoa(wild), Name: "www.example.com", Record: dnspublish.Record{FQDN: strings.ToLower(o.Names[2].Host) + ".", Type: dnspublish.TXT, Value: o.Names[2].Value}, OrderNames: names},
+		{Order: strconv.Itoa(wild), Name: "example.com", Record: dnspublish.Record{FQDN: strings.ToLower(o.Names[0].Host) + ".", Type: dnspublish.TXT, Value: o.Names[0].Value}, OrderNames: names, CAANames: []string{"example.com", "*.example.com"}},
+		{Order: strconv.Itoa(wild), Name: "www.example.com", Record: dnspublish.Record{FQDN: strings.ToLower(o.Names[2].Host) + ".", Type: dnspublish.TXT, Value: o.Names[2].Value}, OrderNames: names, CAANames: []string{"www.example.com"}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("apex+wildcard+www:\n got %+v\nwant %+v", c, want)

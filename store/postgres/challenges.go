@@ -16,11 +16,11 @@ import (
 
 const columns = `id, version, account, order_id, name, key, rec_fqdn, rec_type, rec_value, rec_ttl,
 	rec_keyauth, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason, created, updated,
-	owner, lease_until, wildcard`
+	owner, lease_until, caa_names`
 
 const insertSQL = `INSERT INTO challenges (version, account, order_id, name, key, rec_fqdn, rec_type,
 	rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
-	next_at, reason, created, updated, wildcard)
+	next_at, reason, created, updated, caa_names)
 	VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
 
 // updateSQL writes the fields that change as a row moves; identity, record
@@ -51,18 +51,18 @@ func insertArgs(c *store.Challenge) []any {
 	return []any{c.Account, c.Order, c.Name, c.Key, r.FQDN, string(r.Type), r.Value, int64(r.TTL),
 		r.KeyAuth, r.Key(), unixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State),
 		string(c.DNS), int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason,
-		unixNano(c.Created), unixNano(c.Updated), c.Wildcard}
+		unixNano(c.Created), unixNano(c.Updated), strings.Join(c.CAANames, " ")}
 }
 
 func scanChallenge(row pgx.Row) (store.Challenge, error) {
 	var (
 		c                                          store.Challenge
-		typ, state, dnsState                       string
+		typ, state, dnsState, caa                  string
 		ttl, serial, exp, next, crt, updted, lease int64
 	)
 	err := row.Scan(&c.ID, &c.Version, &c.Account, &c.Order, &c.Name, &c.Key, &c.Record.FQDN, &typ,
 		&c.Record.Value, &ttl, &c.Record.KeyAuth, &exp, &c.Ref, &c.Backend, &c.Zone, &state, &dnsState,
-		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted, &c.Owner, &lease, &c.Wildcard)
+		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted, &c.Owner, &lease, &caa)
 	if err != nil {
 		return c, err
 	}
@@ -73,6 +73,9 @@ func scanChallenge(row pgx.Row) (store.Challenge, error) {
 	c.Expires, c.NextAt = fromUnixNano(exp), fromUnixNano(next)
 	c.Created, c.Updated = fromUnixNano(crt), fromUnixNano(updted)
 	c.LeaseUntil = fromUnixNano(lease)
+	if caa != "" {
+		c.CAANames = strings.Fields(caa)
+	}
 	return c, nil
 }
 

@@ -163,7 +163,7 @@ func (s *Store) ImportChallenges(ctx context.Context, rows []store.Challenge) er
 			args := append([]any{c.ID, c.Version}, insertArgs(c)...)
 			b.Queue(`INSERT INTO challenges (id, version, account, order_id, name, key, rec_fqdn, rec_type,
 				rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
-				next_at, reason, created, updated, wildcard)
+				next_at, reason, created, updated, caa_names)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
 				$21, $22, $23, $24, $25)`, args...)
 		}

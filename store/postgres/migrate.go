@@ -121,10 +121,11 @@ var migrations = []string{
 		at  BIGINT NOT NULL
 	);
 	CREATE INDEX rate_calls_key_at ON rate_calls(key, at);`,
-	// 6: whether a challenge's record also validates the wildcard of its
-	// name (store.Challenge.Wildcard: CAA issuewild is checked for it).
-	// Rows from before read false: only issue is checked for them.
-	`ALTER TABLE challenges ADD COLUMN wildcard BOOLEAN NOT NULL DEFAULT false;`,
+	// 6: the certificate names a challenge's record validates, whose CAA
+	// the engine checks (store.Challenge.CAANames, space-separated; "*."
+	// names are checked against issuewild). Rows from before read empty:
+	// their Name alone is checked.
+	`ALTER TABLE challenges ADD COLUMN caa_names TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrateLock is the advisory lock key migrations run under ("dcvd" in

@@ -14,15 +14,15 @@ import (
 
 const columns = `id, version, account, order_id, name, key, rec_fqdn, rec_type, rec_value, rec_ttl,
 	rec_keyauth, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason, created, updated,
-	owner, lease_until, wildcard`
+	owner, lease_until, caa_names`
 
 const insertSQL = `INSERT INTO challenges (version, account, order_id, name, key, rec_fqdn, rec_type,
 	rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
-	next_at, reason, created, updated, wildcard)
+	next_at, reason, created, updated, caa_names)
 	VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // updateSQL writes the fields that change as a row moves. The identity and
-// the record (account, order, name, wildcard, key, record) are fixed at insert, so
+// the record (account, order, name, CAA names, key, record) are fixed at insert, so
 // their indexes are never rewritten.
 const updateSQL = `UPDATE challenges SET version = version + 1, expires = ?, ref = ?, backend = ?,
 	zone = ?, state = ?, dns = ?, serial = ?, attempts = ?, next_at = ?, reason = ?, updated = ?
@@ -68,7 +68,7 @@ func insertArgs(c *store.Challenge) []any {
 	return []any{c.Account, c.Order, c.Name, c.Key, r.FQDN, string(r.Type), r.Value, int64(r.TTL),
 		r.KeyAuth, r.Key(), unixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State),
 		string(c.DNS), int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason,
-		unixNano(c.Created), unixNano(c.Updated), c.Wildcard}
+		unixNano(c.Created), unixNano(c.Updated), strings.Join(c.CAANames, " ")}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -76,13 +76,13 @@ type scanner interface{ Scan(dest ...any) error }
 func scanChallenge(sc scanner) (store.Challenge, error) {
 	var (
 		c                                   store.Challenge
-		typ, state, dnsState                string
+		typ, state, dnsState, caa           string
 		ttl, serial, exp, next, crt, updted int64
 		lease                               int64
 	)
 	err := sc.Scan(&c.ID, &c.Version, &c.Account, &c.Order, &c.Name, &c.Key, &c.Record.FQDN, &typ,
 		&c.Record.Value, &ttl, &c.Record.KeyAuth, &exp, &c.Ref, &c.Backend, &c.Zone, &state, &dnsState,
-		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted, &c.Owner, &lease, &c.Wildcard)
+		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted, &c.Owner, &lease, &caa)
 	if err != nil {
 		return c, err
 	}
@@ -93,6 +93,9 @@ func scanChallenge(sc scanner) (store.Challenge, error) {
 	c.Expires, c.NextAt = fromUnixNano(exp), fromUnixNano(next)
 	c.Created, c.Updated = fromUnixNano(crt), fromUnixNano(updted)
 	c.LeaseUntil = fromUnixNano(lease)
+	if caa != "" {
+		c.CAANames = strings.Fields(caa)
+	}
 	return c, nil
 }
 
@@ -255,7 +258,7 @@ func (s *Store) Get(ctx context.Context, id int64) (store.Challenge, error) {
 }
 
 // Save writes rows in one transaction, each only if its Version is still the
-// one read. Account, Order, Name, Wildcard, Key and Record are fixed when a row is
+// one read. Account, Order, Name, CAANames, Key and Record are fixed when a row is
 // inserted; Save writes every other field. One stale row fails the whole batch with store.ErrConflict and
 // writes nothing; on success every passed row has its Version bumped and
 // Updated set.

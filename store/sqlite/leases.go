@@ -196,7 +196,7 @@ func (s *Store) ImportChallenges(ctx context.Context, rows []store.Challenge) er
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO challenges (id, version, account, order_id, name, key,
 			rec_fqdn, rec_type, rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns,
-			serial, attempts, next_at, reason, created, updated, wildcard)
+			serial, attempts, next_at, reason, created, updated, caa_names)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err

@@ -116,10 +116,11 @@ var migrations = []string{
 		at  INTEGER NOT NULL
 	);
 	CREATE INDEX rate_calls_key_at ON rate_calls(key, at);`,
-	// 6: whether a challenge's record also validates the wildcard of its
-	// name (store.Challenge.Wildcard: CAA issuewild is checked for it).
-	// Rows from before read false: only issue is checked for them.
-	`ALTER TABLE challenges ADD COLUMN wildcard INTEGER NOT NULL DEFAULT 0;`,
+	// 6: the certificate names a challenge's record validates, whose CAA
+	// the engine checks (store.Challenge.CAANames, space-separated; "*."
+	// names are checked against issuewild). Rows from before read empty:
+	// their Name alone is checked.
+	`ALTER TABLE challenges ADD COLUMN caa_names TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction.

@@ -73,7 +73,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Fatalf("schema version = %d, %v", v, err)
 	}
 	rows, err := s.List(ctx, store.Filter{})
-	if err != nil || len(rows) != 1 || rows[0].State != store.Published || rows[0].Owner != "" || rows[0].Wildcard {
+	if err != nil || len(rows) != 1 || rows[0].State != store.Published || rows[0].Owner != "" || rows[0].CAANames != nil {
 		t.Fatalf("rows after upgrade = %+v, %v", rows, err)
 	}
 	if got, err := s.Claim(ctx, []int64{rows[0].ID}, "me", 0); err != nil || len(got) != 1 {
