@@ -5,6 +5,11 @@
 //	      │                     │                    │                     │
 //	      └─────────────────────┴────── failed / expired (with a reason) ──┴──remove──▶ (DNS removed)
 //
+// Submit stores its intent before the CA call, and a check whose outcome
+// was lost (a kill, a lost lease) is confirmed, never blindly repeated:
+//
+//	visible ──submit──▶ triggering ──confirm──▶ validated (or submitted; or visible again: the attempt is spent)
+//
 // The same transitions, with each step's retry policy, are the table the
 // driver reads (transitions.go); a test keeps this diagram and the table
 // in step.
@@ -17,7 +22,17 @@
 // State=published. Removal is the same with removing/removed. A process
 // killed at any moment therefore leaves rows that say exactly what may be in
 // a zone, and the next run finishes the step: adding a value that is already
-// there, or removing one that is gone, is a no-op for every backend. A value
+// there, or removing one that is gone, is a no-op for every backend.
+//
+// Asking the CA to check is not a no-op to repeat (a CA counts, and may
+// refuse or rate-limit, checks of an order it already validated). Before
+// each order's check its rows are saved as Triggering; the answer moves them
+// on. A Triggering row that any process finds in the store afterwards (the
+// one that wrote it, after a restart, or another one after taking the lease
+// over) is in doubt, and its step is confirm: Provider.Poll reads the CA's
+// state; validated goes on, failed fails, and anything else counts the
+// check as a spent attempt: the row is Visible again and submitted after the
+// usual backoff, with the next attempt number. A value
 // shared by two rows (apex and wildcard of one order) is removed only when
 // store.Holders says no other row still holds it.
 //

@@ -301,6 +301,7 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 		verify    []*store.Challenge
 		submit    = map[string]map[string][]*store.Challenge{}
 		poll      = map[string]map[string][]*store.Challenge{}
+		confirm   = map[string]map[string][]*store.Challenge{}
 		immediate batch // state changes without a side effect
 	)
 	for id, c := range d.ready {
@@ -329,6 +330,8 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 			addOrder(submit, c)
 		case stepPoll:
 			addOrder(poll, c)
+		case stepConfirm:
+			addOrder(confirm, c)
 		case stepRemove:
 			b, zone, err := e.backendFor(c)
 			if err != nil {
@@ -362,8 +365,9 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 			return e.verify(ctx, rows)
 		})
 	}
-	d.spawnOrders(ctx, submit, false)
-	d.spawnOrders(ctx, poll, true)
+	d.spawnOrders(ctx, submit, caSubmit)
+	d.spawnOrders(ctx, confirm, caConfirm)
+	d.spawnOrders(ctx, poll, caPoll)
 	for k, rows := range remove {
 		if d.hold(rows, now) {
 			continue
@@ -423,11 +427,8 @@ func addOrder(m map[string]map[string][]*store.Challenge, c *store.Challenge) {
 }
 
 // spawnOrders splits each account's orders into steps of SubmitBatch orders.
-func (d *driver) spawnOrders(ctx context.Context, m map[string]map[string][]*store.Challenge, poll bool) {
-	what := "submit"
-	if poll {
-		what = "poll"
-	}
+func (d *driver) spawnOrders(ctx context.Context, m map[string]map[string][]*store.Challenge, how caStep) {
+	what := how.String()
 	for acct, orders := range m {
 		a := d.e.accounts[acct]
 		var chunk [][]*store.Challenge
@@ -438,7 +439,7 @@ func (d *driver) spawnOrders(ctx context.Context, m map[string]map[string][]*sto
 			}
 			ch, rs := chunk, rows
 			d.spawn(ctx, what+" "+acct, rs, func(ctx context.Context) ([]*store.Challenge, error) {
-				return d.e.submit(ctx, a, ch, poll)
+				return d.e.submit(ctx, a, ch, how)
 			})
 			chunk, rows = nil, nil
 		}

@@ -243,7 +243,7 @@ func (e *Engine) managed(c *store.Challenge) bool {
 // needsWork reports whether a row has a step left to run.
 func needsWork(c *store.Challenge) bool {
 	switch c.State {
-	case store.Discovered, store.Published, store.Visible, store.Submitted, store.Validated:
+	case store.Discovered, store.Published, store.Visible, store.Triggering, store.Submitted, store.Validated:
 		return true
 	}
 	return c.DNS.Owned()

@@ -85,10 +85,15 @@ func (e *Engine) Publish(ctx context.Context, rows []*store.Challenge) error {
 // serves rows' records and marks them Visible. The error lists the records
 // that are not visible and why.
 func (e *Engine) WaitVisible(ctx context.Context, rows []*store.Challenge) error {
-	if _, err := e.verify(ctx, rows); err != nil {
-		return err
-	}
+	rows, err := e.claimRows(ctx, rows) // a record verify writes again is this process's to write
+	defer e.release(ctx, rowIDs(rows))
 	var errs []error
+	if err != nil {
+		errs = append(errs, fmt.Errorf("wait: %w", err))
+	}
+	if _, err := e.verify(ctx, rows); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
 	for _, c := range rows {
 		if c.State != store.Visible {
 			errs = append(errs, fmt.Errorf("%s: %s", c.Record, c.Reason))

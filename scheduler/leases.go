@@ -353,3 +353,37 @@ func deadOwner(owner string) bool {
 	}
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
+
+// held renews the leases on rows just before a step's side effect (a DNS
+// batch, a CA check) and returns the rows this engine still holds; the
+// others were taken over and are left out of the batch (their new owner
+// works on them). Renewing gives the batch a full Lease in which no other
+// process can claim its rows; the intent save that follows checks the
+// fencing token (Version), so a row claimed before the renewal is dropped
+// there. Together: a batch only ever holds rows whose lease this engine
+// holds, and that nobody else has claimed since this engine read them.
+func (e *Engine) held(ctx context.Context, what string, rows []*store.Challenge) ([]*store.Challenge, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	lost, err := e.st.Renew(ctx, rowIDs(rows), e.cfg.Owner, e.cfg.Lease)
+	if err != nil {
+		return nil, fmt.Errorf("%w: renew leases before %s: %w", errStore, what, err)
+	}
+	if len(lost) == 0 {
+		return rows, nil
+	}
+	gone := make(map[int64]bool, len(lost))
+	for _, id := range lost {
+		gone[id] = true
+	}
+	kept := make([]*store.Challenge, 0, len(rows)-len(lost))
+	for _, c := range rows {
+		if gone[c.ID] {
+			e.log.Warn("lease lost before "+what+": left to the process that took the row over", "id", c.ID, "account", c.Account, "name", c.Name)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept, nil
+}

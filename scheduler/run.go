@@ -151,7 +151,7 @@ func summarize(rows []store.Challenge, errs []string) Summary {
 func (s Summary) WaitingOnCA() int {
 	n := 0
 	for _, c := range s.Pending {
-		if c.State == store.Submitted || c.State == store.Visible {
+		if c.State == store.Submitted || c.State == store.Triggering || c.State == store.Visible {
 			n++
 		}
 	}
@@ -190,7 +190,7 @@ func (s Summary) String() string {
 	out := fmt.Sprintf("%d challenges:", s.Total)
 	sep := " "
 	for _, st := range []store.State{store.Cleaned, store.Validated, store.Failed, store.Expired,
-		store.Submitted, store.Visible, store.Published, store.Discovered} {
+		store.Submitted, store.Triggering, store.Visible, store.Published, store.Discovered} {
 		if n := s.ByState[st]; n > 0 {
 			out += fmt.Sprintf("%s%d %s", sep, n, st)
 			sep = ", "

@@ -87,8 +87,8 @@ func (e *Engine) logChanges(rows []*store.Challenge, prev []snap) {
 			level := slog.LevelInfo
 			if c.State == store.Failed || c.State == store.Expired {
 				level = slog.LevelWarn
-			} else if p.state == c.State {
-				level = slog.LevelDebug // DNS bookkeeping only
+			} else if p.state == c.State || c.State == store.Triggering {
+				level = slog.LevelDebug // DNS bookkeeping, or a check's intent (its outcome follows)
 			}
 			if e.log.Enabled(context.Background(), level) {
 				attrs := []any{"account", c.Account, "order", c.Order, "name", c.Name,

@@ -35,12 +35,18 @@ func uniqueRecords(rows []*store.Challenge) []dnspublish.Record {
 
 // publish adds the records of Discovered rows routed to (b, zone). The add
 // intent (DNS=adding, Backend, Zone) is stored before the backend is called.
+//
+// The batch is claimed as a unit: just before the intent is saved, the
+// leases of its rows are renewed (held) and the rows another process took
+// over are left out; the intent save checks every row's fencing token
+// (Version), also of rows whose intent was stored before (saved unchanged),
+// and only the rows it saved are sent to the backend.
 func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*store.Challenge) ([]*store.Challenge, error) {
 	var intent batch
-	var ready, fresh, done []*store.Challenge
+	var again, fresh, done []*store.Challenge
 	for _, c := range rows {
 		if c.DNS == store.DNSAdding || c.DNS == store.DNSPresent {
-			ready = append(ready, c) // intent already stored (retry, or resuming after a crash)
+			again = append(again, c) // intent already stored (retry, or resuming after a crash)
 			continue
 		}
 		fresh = append(fresh, c)
@@ -60,8 +66,15 @@ func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*s
 		done = retried
 		fresh = nil
 	}
-	for _, c := range fresh {
+	unit, err := e.held(ctx, "publish", append(again, fresh...))
+	if err != nil {
+		return done, err
+	}
+	for _, c := range unit {
 		intent.add(c)
+		if c.DNS == store.DNSAdding || c.DNS == store.DNSPresent {
+			continue // saved as it is: the save checks its fence
+		}
 		c.Backend, c.Zone = b.pub.Name(), zone
 		if foreign[c.Record.Key()] {
 			// Someone else's value: nothing to add, and never removed.
@@ -75,6 +88,7 @@ func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*s
 	if err != nil {
 		return nil, fmt.Errorf("add intent: %w", err)
 	}
+	var ready []*store.Challenge
 	for _, c := range saved {
 		if c.DNS == store.DNSForeign {
 			done = append(done, c)
@@ -194,12 +208,21 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 	if e.vf == nil {
 		return nil, fmt.Errorf("no propagation checker configured")
 	}
-	republish := map[[2]string][]*store.Challenge{}
+	var again []*store.Challenge
 	for _, c := range rows {
 		if c.Attempts > 0 && c.DNS != store.DNSForeign {
-			k := [2]string{c.Backend, c.Zone}
-			republish[k] = append(republish[k], c)
+			again = append(again, c)
 		}
+	}
+	// Only rows still leased here are written again (see publish).
+	again, err := e.held(ctx, "verify", again)
+	if err != nil {
+		return nil, err
+	}
+	republish := map[[2]string][]*store.Challenge{}
+	for _, c := range again {
+		k := [2]string{c.Backend, c.Zone}
+		republish[k] = append(republish[k], c)
 	}
 	for k, rs := range republish {
 		if b, ok := e.backends[k[0]]; ok {
@@ -265,63 +288,125 @@ func challenges(rows []*store.Challenge) []providers.Challenge {
 	return out
 }
 
-// submit asks the CA to check each order's Visible rows (poll=false), or
-// reads the verdict on Submitted rows (poll=true). orders holds the rows of
-// one account, by order; they are handled one order after the other, within
-// the account's rate limits, and saved together.
-func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Challenge, poll bool) ([]*store.Challenge, error) {
-	var out batch
-	var done []*store.Challenge
-	var stop error
+// caStep is what submit does with each order's rows.
+type caStep int
+
+const (
+	caSubmit  caStep = iota // ask the CA to check Visible rows (stepSubmit)
+	caPoll                  // read the verdict on Submitted rows (stepPoll)
+	caConfirm               // read the CA's state after a check in doubt (stepConfirm)
+)
+
+func (s caStep) String() string {
+	return [...]string{"submit", "poll", "confirm"}[s]
+}
+
+// submit asks the CA to check each order's Visible rows (caSubmit), reads
+// the verdict on Submitted rows (caPoll), or settles Triggering rows whose
+// check is in doubt (caConfirm). orders holds the rows of one account, by
+// order; they are handled one order after the other, within the account's
+// rate limits.
+//
+// A check acts at the CA, so its intent comes first: each order's rows are
+// saved as Triggering, after their leases were renewed (held) and fenced by
+// the save, before the CA is asked; the answer is saved together with the
+// next order's intent (one transaction per order). A process killed between
+// the two saves leaves its rows Triggering: in doubt, confirmed by the next
+// process to claim them (confirm), never asked again blindly. A check that
+// failed without saying whether it acted stays in doubt the same way.
+func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Challenge, how caStep) ([]*store.Challenge, error) {
+	var (
+		out  batch // outcomes not saved yet
+		done []*store.Challenge
+		stop error
+	)
 	for _, rows := range orders {
 		order := rows[0].Order
+		if how == caSubmit {
+			rows, err := e.held(ctx, "check", rows)
+			if err != nil {
+				saved, _ := e.commit(ctx, &out)
+				return append(done, saved...), err
+			}
+			answered := out.len()
+			for _, c := range rows {
+				out.add(c)
+				c.State, c.NextAt = store.Triggering, time.Time{}
+				c.Reason = fmt.Sprintf("asking the CA to check (attempt %d)", c.Attempts+1)
+			}
+			saved, err := e.commit(ctx, &out)
+			if err != nil {
+				return done, err
+			}
+			// The rows saved: the previous order's outcomes, then this
+			// order's intents (a row taken over meanwhile is not sent).
+			intent := map[*store.Challenge]bool{}
+			for _, c := range out.rows[answered:] {
+				intent[c] = true
+			}
+			var send []*store.Challenge
+			for _, c := range saved {
+				if intent[c] {
+					send = append(send, c)
+				} else {
+					done = append(done, c)
+				}
+			}
+			out = batch{}
+			if len(send) == 0 {
+				continue
+			}
+			rows = send
+		}
 		var (
 			outs []providers.Outcome
 			err  error
-			verb = "submit"
 		)
 		start := time.Now()
 		actx := WithAccount(ctx, a.name)
-		if poll {
-			verb = "poll"
-			outs, err = a.Provider.Poll(actx, order, challenges(rows))
-		} else {
+		if how == caSubmit {
 			outs, err = a.Provider.Submit(actx, order, challenges(rows))
-		}
-		if poll {
-			e.faultAt(faultPolled)
-		} else {
 			e.faultAt(faultSubmitted)
+		} else {
+			outs, err = a.Provider.Poll(actx, order, challenges(rows))
+			e.faultAt(faultPolled)
 		}
 		if o := e.cfg.Observer; o != nil && ctx.Err() == nil {
-			o.CACall(ctx, CACall{Account: a.name, Order: order, Poll: poll, Rows: rows, Outcomes: outs, Err: err, Took: time.Since(start)})
+			o.CACall(ctx, CACall{Account: a.name, Order: order, Poll: how != caSubmit, Rows: rows, Outcomes: outs, Err: err, Took: time.Since(start)})
 		}
 		if err != nil && ctx.Err() != nil {
-			stop = ctx.Err()
+			stop = ctx.Err() // a check cut short stays Triggering: in doubt
 			break
 		}
 		if err == nil && len(outs) != len(rows) {
 			err = fmt.Errorf("%d outcomes for %d challenges", len(outs), len(rows))
 		}
 		now := time.Now()
+		if how == caConfirm {
+			e.log.Warn("a check's outcome was lost (a process killed or stalled while asking the CA): read the CA's state instead of asking again",
+				"account", a.name, "order", order, "rows", len(rows), "attempt", rows[0].Attempts+1, "outcome", outcomeSummary(outs, err))
+		}
 		for i, c := range rows {
 			out.add(c)
-			if err != nil {
-				e.retry(c, now, fmt.Sprintf("%s order %s: %v", verb, order, err))
-				continue
+			switch {
+			case err != nil && how == caSubmit:
+				// The CA may have acted: the row stays Triggering, and
+				// confirm reads the CA's state before any new check.
+				e.retry(c, now, fmt.Sprintf("check order %s (attempt %d, in doubt): %v", order, c.Attempts+1, err))
+			case err != nil:
+				e.retry(c, now, fmt.Sprintf("%s order %s: %v", how, order, err))
+			case how == caConfirm && outs[i].Status != providers.Validated && outs[i].Status != providers.Failed:
+				// Not validated: the check in doubt is a spent attempt;
+				// the next one follows the usual backoff.
+				c.State = store.Visible
+				reason := fmt.Sprintf("check of attempt %d in doubt; the CA says %s: attempt spent", c.Attempts+1, outs[i].Status)
+				if outs[i].Reason != "" {
+					reason += " (" + outs[i].Reason + ")"
+				}
+				e.retry(c, now, reason)
+			default:
+				e.apply(c, outs[i], now, how != caSubmit)
 			}
-			e.apply(c, outs[i], now, poll)
-		}
-		if !poll {
-			// A check request acts at the CA: its outcome is saved before
-			// the next order's, so a process killed mid-batch does not ask
-			// again for the orders it already submitted.
-			saved, err := e.commit(ctx, &out)
-			if err != nil {
-				return done, err
-			}
-			done = append(done, saved...)
-			out = batch{}
 		}
 	}
 	saved, err := e.commit(ctx, &out)
@@ -330,6 +415,25 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 		err = stop
 	}
 	return done, err
+}
+
+// outcomeSummary is one log value for a CA answer: "validated", "2
+// pending", or the error.
+func outcomeSummary(outs []providers.Outcome, err error) string {
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	n := map[providers.Status]int{}
+	for _, o := range outs {
+		n[o.Status]++
+	}
+	var parts []string
+	for _, s := range []providers.Status{providers.Validated, providers.Pending, providers.NotVisible, providers.Failed} {
+		if n[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[s], s))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // apply records the CA's verdict on one row.
@@ -364,23 +468,24 @@ func (e *Engine) apply(c *store.Challenge, o providers.Outcome, now time.Time, p
 // or abandoned hook rows) from (b, zone): the remove intent is stored first,
 // then the backend removes every value no other row still holds, then the
 // rows are marked removed (Validated becomes Cleaned). Removal is retried
-// forever: dcvd never leaves junk behind.
+// forever: dcvd never leaves junk behind. Like publish's, the batch is
+// claimed as a unit: leases renewed just before the intent is saved, every
+// row's fence checked by that save (rows already removing are saved
+// unchanged), and only the saved rows go to the backend.
 func (e *Engine) remove(ctx context.Context, b *backend, zone string, rows []*store.Challenge) ([]*store.Challenge, error) {
+	rows, err := e.held(ctx, "remove", rows)
+	if err != nil {
+		return nil, err
+	}
 	var intent batch
-	var ready []*store.Challenge
 	for _, c := range rows {
-		if c.DNS == store.DNSRemoving {
-			ready = append(ready, c)
-			continue
-		}
 		intent.add(c)
 		c.DNS = store.DNSRemoving
 	}
-	saved, err := e.commit(ctx, &intent)
+	ready, err := e.commit(ctx, &intent)
 	if err != nil {
 		return nil, fmt.Errorf("remove intent: %w", err)
 	}
-	ready = append(ready, saved...)
 	if len(ready) == 0 {
 		return nil, nil
 	}

@@ -18,11 +18,22 @@ import (
 // or Expired row still holding a record has it removed (the last two rows),
 // and is done once DNS is clean; a Validated row whose record is already
 // gone becomes Cleaned without a side effect.
+//
+// Submit stores its intent first: the order's rows are saved as Triggering
+// (after renewing their leases, fenced by Version) before the CA is asked,
+// and the CA's answer moves them on in the same step. A row the driver
+// reads from the store in Triggering was left by a process that died or
+// lost its lease between the two saves (or by a CA call that failed without
+// saying whether it acted): its check is in doubt, and confirm reads the
+// CA's state instead of asking again. Validated (or failed) settles it;
+// anything else counts the in-doubt check as a spent attempt, and the row
+// goes back to Visible, to be submitted again after the usual backoff.
 var transitions = []transition{
 	// state              step         next states                               retry
 	{store.Discovered, stepPublish, []store.State{store.Published}, retryUpTo},
 	{store.Published, stepVerify, []store.State{store.Visible}, retryUpTo},
-	{store.Visible, stepSubmit, []store.State{store.Submitted, store.Validated}, retryUpTo},
+	{store.Visible, stepSubmit, []store.State{store.Triggering, store.Submitted, store.Validated}, retryUpTo},
+	{store.Triggering, stepConfirm, []store.State{store.Validated, store.Submitted, store.Visible}, retryUpTo},
 	{store.Submitted, stepPoll, []store.State{store.Validated, store.Visible}, pollUntilExpiry},
 	{store.Validated, stepRemove, []store.State{store.Cleaned}, retryAlways},
 	{store.Failed, stepRemove, []store.State{store.Failed}, retryAlways},
@@ -44,6 +55,7 @@ const (
 	stepPublish step = "publish" // Add the record at its backend (one call per backend and zone)
 	stepVerify  step = "verify"  // every authoritative server serves it
 	stepSubmit  step = "submit"  // ask the CA to check (one call per order)
+	stepConfirm step = "confirm" // read the CA's state after a check in doubt (never sends one)
 	stepPoll    step = "poll"    // read the CA's verdict
 	stepRemove  step = "remove"  // Remove the record (when no other row holds it)
 )

@@ -27,6 +27,13 @@ const (
 	Cleaned    State = "cleaned"    // validated and the record is gone (terminal)
 	Failed     State = "failed"     // given up; Reason says why (terminal once DNS is clean)
 	Expired    State = "expired"    // the CA's value expired first (terminal once DNS is clean)
+
+	// Triggering (between visible and submitted): the intent to ask the CA
+	// to check is stored and the request may be on its way; its outcome is
+	// not saved yet. A row found in this state by another process, or after
+	// a restart, is in doubt: the CA's state is read (Provider.Poll) before
+	// anything is sent again.
+	Triggering State = "triggering"
 )
 
 // Terminal reports whether the pipeline is finished with s (cleanup aside).

@@ -66,7 +66,7 @@ func summaryExit(sum scheduler.Summary) error {
 	return nil
 }
 
-var summaryOrder = []store.State{store.Discovered, store.Published, store.Visible, store.Submitted, store.Validated, store.Cleaned, store.Failed, store.Expired}
+var summaryOrder = []store.State{store.Discovered, store.Published, store.Visible, store.Triggering, store.Submitted, store.Validated, store.Cleaned, store.Failed, store.Expired}
 
 // printSummary prints the counts, then every row that needs a person's
 // attention with the reason: failures, records that could not be removed,

@@ -140,7 +140,7 @@ func Endpoint(path string) string {
 }
 
 // states lists the pipeline states in pipeline order.
-var states = []store.State{store.Discovered, store.Published, store.Visible, store.Submitted, store.Validated, store.Cleaned, store.Failed, store.Expired}
+var states = []store.State{store.Discovered, store.Published, store.Visible, store.Triggering, store.Submitted, store.Validated, store.Cleaned, store.Failed, store.Expired}
 
 var (
 	stateDesc = prometheus.NewDesc("dcvd_challenges", "Challenges in the store by pipeline state.", []string{"state"}, nil)
@@ -171,7 +171,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range states {
 		ch <- prometheus.MustNewConstMetric(stateDesc, prometheus.GaugeValue, float64(counts[st]), string(st))
 	}
-	live, err := c.st.List(ctx, store.Filter{States: []store.State{store.Discovered, store.Published, store.Visible, store.Submitted}})
+	live, err := c.st.List(ctx, store.Filter{States: []store.State{store.Discovered, store.Published, store.Visible, store.Triggering, store.Submitted}})
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(stuckDesc, err)
 		return

@@ -221,7 +221,7 @@ func attention(c store.Challenge, now time.Time) string {
 }
 
 // states lists the pipeline states in pipeline order.
-var states = []store.State{store.Discovered, store.Published, store.Visible, store.Submitted, store.Validated, store.Cleaned, store.Failed, store.Expired}
+var states = []store.State{store.Discovered, store.Published, store.Visible, store.Triggering, store.Submitted, store.Validated, store.Cleaned, store.Failed, store.Expired}
 
 func stateCSS(s store.State) string { return "st-" + string(s) }
 

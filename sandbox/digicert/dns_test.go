@@ -2,6 +2,7 @@ package digicert
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,23 @@ func TestCheckDCVLooksUpDNS(t *testing.T) {
 	}
 	if st, body := call(t, s, "k", "PUT", p, ""); st != 400 || errCode(body) != "invalid_order_status" {
 		t.Errorf("check on issued order: %d %v", st, body)
+	}
+	// Five checks: two that found nothing, two that approved a name each
+	// (each the next attempt), and one of an order already validated.
+	checks := s.DCVChecks()
+	if len(checks) != 5 {
+		t.Fatalf("%d checks recorded: %+v", len(checks), checks)
+	}
+	for i, c := range checks {
+		if c.Order != id || c.Seq != i+1 || (c.Duplicate != "") != (i == 4) {
+			t.Errorf("check %d: %+v", i+1, c)
+		}
+	}
+	if got := fmt.Sprint(checks[2].Approved, checks[3].Approved); got != "[example.com] [sub.example.org]" {
+		t.Errorf("approved by checks 3 and 4: %s", got)
+	}
+	if d := s.DuplicateDCVChecks(); len(d) != 1 || d[0].Seq != 5 || !strings.Contains(d[0].Duplicate, "check-dcv 4") {
+		t.Errorf("duplicates %+v", d)
 	}
 }
 

@@ -245,10 +245,12 @@ func (s *Server) checkDCV(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_dns_method", "The DCV method of this order is email; check-dcv needs a DNS or HTTP token method.")
 		return
 	}
+	check := s.noteCheck(o, subset)
 	if !pendingOrder(w, o) {
 		s.mu.Unlock()
 		return
 	}
+	o.checking++
 	var proofs []proof
 	for _, nv := range o.names {
 		if nv.status == "approved" || (len(subset) > 0 && !subset[nv.name]) {
@@ -272,11 +274,13 @@ func (s *Server) checkDCV(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	o.checking--
 	now := s.now()
 	anyFound := false
 	for _, nv := range o.names {
 		if found[nv.name] && nv.status != "approved" {
-			nv.status, nv.approvedAt = "approved", now
+			nv.status, nv.approvedAt, nv.approvedBy = "approved", now, s.checks[check].Seq
+			s.checks[check].Approved = append(s.checks[check].Approved, nv.name)
 			anyFound = true
 		}
 	}

@@ -66,6 +66,7 @@ type Server struct {
 	counts  simkit.Counter
 	mu      sync.Mutex
 	st      state
+	checks  []DCVCheck // every check-dcv, for tests (checks.go)
 }
 
 // New returns a simulator.

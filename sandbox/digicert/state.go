@@ -68,6 +68,7 @@ type nameVal struct {
 	domainID   int
 	status     string
 	approvedAt time.Time
+	approvedBy int // the order's check-dcv (DCVCheck.Seq) that approved it; 0: none did
 }
 
 type order struct {
@@ -85,6 +86,8 @@ type order struct {
 	certID    int
 	hostile   []string // HostileNames
 	checks    int      // check-dcv requests that reached the order
+	checkSeq  int      // check-dcv requests of a token-method order (DCVCheck.Seq)
+	checking  int      // check-dcv requests being answered now
 }
 
 type domain struct {

@@ -30,7 +30,7 @@ const updateSQL = `UPDATE challenges SET version = version + 1, expires = $1, re
 	WHERE id = $12 AND version = $13`
 
 const (
-	activeStates = `'discovered','published','visible','submitted','validated'`
+	activeStates = `'discovered','published','visible','triggering','submitted','validated'`
 	ownedDNS     = `'adding','present','removing'`
 )
 

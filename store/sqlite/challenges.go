@@ -32,7 +32,7 @@ const updateSQL = `UPDATE challenges SET version = version + 1, expires = ?, ref
 // may hold a row's record (store.DNSState.Owned). Validated rows always need
 // work: their record is removed next, then they become Cleaned.
 const (
-	activeStates = `'discovered','published','visible','submitted','validated'`
+	activeStates = `'discovered','published','visible','triggering','submitted','validated'`
 	ownedDNS     = `'adding','present','removing'`
 )
 
