@@ -1,0 +1,205 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/internal/testenv"
+	sim "github.com/dcvd/dcvd/sandbox/digicert"
+	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/postgres"
+)
+
+// A DNS batch is claimed as a unit (issue 15): an instance that stalled past
+// its lease in the middle of a batch neither sends the batch for rows
+// another instance took over, nor saves its result over the new owner's.
+
+// gatedPublisher is engine A's backend: it fails its first Add (leaving the
+// rows' add intent stored, as a failed write does), can hold an Add back at
+// the gate until released (a stall inside the write), and counts the Adds
+// that reached the real backend.
+type gatedPublisher struct {
+	dnspublish.Publisher
+	failFirst atomic.Bool
+	gate      chan struct{} // nil: no stall
+	entered   chan struct{} // closed when an Add reaches the gate
+	once      sync.Once
+	adds      atomic.Int64
+}
+
+func (p *gatedPublisher) Add(ctx context.Context, zone string, recs []dnspublish.Record) (dnspublish.Result, error) {
+	if p.failFirst.CompareAndSwap(true, false) {
+		return dnspublish.Result{}, errors.New("SERVFAIL (injected)")
+	}
+	if p.gate != nil {
+		p.once.Do(func() { close(p.entered) })
+		<-p.gate
+	}
+	p.adds.Add(1)
+	return p.Publisher.Add(ctx, zone, recs)
+}
+
+// pgPair builds two engines on one fresh PostgreSQL database, with a short
+// lease, and wraps A's backend.
+func pgPair(t *testing.T, pg *testenv.Postgres, e *env, lease time.Duration) (a, b *Engine, st store.Store, gp *gatedPublisher) {
+	t.Helper()
+	dsn := pg.NewDatabase(t)
+	mk := func() *Engine {
+		s, err := postgres.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		_, router, chk := e.parts(t)
+		eng, err := New(Config{Store: s, Router: router, Checker: chk, Logger: testLogger(t),
+			Accounts: []Account{{Provider: e.provider(t, "dns-txt")}},
+			RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond,
+			PollMin: 20 * time.Millisecond, PollMax: 100 * time.Millisecond,
+			Linger: 2 * time.Second, Lease: lease})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eng
+	}
+	a, b = mk(), mk()
+	gp = &gatedPublisher{}
+	for _, be := range a.backends {
+		gp.Publisher = be.pub
+		be.pub = gp
+	}
+	return a, b, a.st, gp
+}
+
+// claimAll discovers the orders with a and claims every row for a, as a's
+// driver does before it builds a batch.
+func claimAll(t *testing.T, ctx context.Context, a *Engine) []*store.Challenge {
+	t.Helper()
+	if err := a.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list, err := a.st.List(ctx, store.Filter{})
+	if err != nil || len(list) == 0 {
+		t.Fatalf("discovered %d rows: %v", len(list), err)
+	}
+	ids := make([]int64, len(list))
+	for i, c := range list {
+		ids[i] = c.ID
+	}
+	got, err := a.claim(ctx, ids)
+	if err != nil || len(got) != len(list) {
+		t.Fatalf("a claimed %d of %d rows: %v", len(got), len(list), err)
+	}
+	rows := make([]*store.Challenge, len(got))
+	for i := range got {
+		rows[i] = &got[i]
+	}
+	return rows
+}
+
+// finishedByB: every order issued, every row cleaned and its value gone.
+func finishedByB(t *testing.T, ctx context.Context, e *env, st store.Store, ids []int) {
+	t.Helper()
+	wantIssued(t, e.sim, ids)
+	rows, err := st.List(ctx, store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rows {
+		if c.State != store.Cleaned || c.DNS != store.DNSRemoved {
+			t.Errorf("row %d %s: %s dns=%s reason=%q (the new owner's outcome was overwritten)", c.ID, c.Name, c.State, c.DNS, c.Reason)
+		}
+	}
+	if left := e.dcvRecords(t); len(left) != 0 {
+		t.Errorf("records left in the zone: %v", left)
+	}
+}
+
+func TestStaleBatchNotSent(t *testing.T) {
+	const lease = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pg := testenv.StartPostgres(t)
+
+	// A's rows already hold an add intent (its first Add failed); A stalls
+	// past its lease before the retry; B takes the rows over and finishes
+	// them. A's retry batch, built from its stale copies, must not reach
+	// the backend: the renewal just before the intent save finds the
+	// leases gone.
+	t.Run("retry batch after the lease was lost", func(t *testing.T) {
+		e := newEnv(t, zoneNames(1), sim.Options{NoLimits: true})
+		ids := addOrders(e.sim, e.Zones, "dns-txt-token")
+		a, b, st, gp := pgPair(t, pg, e, lease)
+		gp.failFirst.Store(true)
+		rows := claimAll(t, ctx, a)
+		be, zone, err := a.backendFor(rows[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale, err := a.publish(ctx, be, zone, rows)
+		if err != nil || len(stale) != len(rows) || stale[0].DNS != store.DNSAdding {
+			t.Fatalf("first publish by a: %d rows saved, dns %s, %v", len(stale), stale[0].DNS, err)
+		}
+		time.Sleep(lease + 200*time.Millisecond) // a stalls
+		if _, err := b.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		finishedByB(t, ctx, e, st, ids)
+		saved, err := a.publish(ctx, be, zone, stale) // a wakes up
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(saved) != 0 || gp.adds.Load() != 0 {
+			t.Errorf("stale batch: %d rows saved, %d Adds sent (want none)", len(saved), gp.adds.Load())
+		}
+		finishedByB(t, ctx, e, st, ids)
+	})
+
+	// A stores its add intent, then stalls inside the write past its
+	// lease; B takes over, publishes, validates and removes. A's write
+	// lands late: its outcome is not saved over B's (the fence), and the
+	// value it put back is removed again.
+	t.Run("write in flight when the lease was lost", func(t *testing.T) {
+		e := newEnv(t, zoneNames(1), sim.Options{NoLimits: true})
+		ids := addOrders(e.sim, e.Zones, "dns-txt-token")
+		a, b, st, gp := pgPair(t, pg, e, lease)
+		gp.gate, gp.entered = make(chan struct{}), make(chan struct{})
+		rows := claimAll(t, ctx, a)
+		be, zone, err := a.backendFor(rows[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		type res struct {
+			saved []*store.Challenge
+			err   error
+		}
+		done := make(chan res, 1)
+		go func() {
+			saved, err := a.publish(ctx, be, zone, rows)
+			done <- res{saved, err}
+		}()
+		select {
+		case <-gp.entered:
+		case <-ctx.Done():
+			t.Fatal("a never reached its Add")
+		}
+		time.Sleep(lease + 200*time.Millisecond) // a stalls inside the write
+		if _, err := b.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		finishedByB(t, ctx, e, st, ids)
+		close(gp.gate) // the late write lands
+		r := <-done
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if gp.adds.Load() != 1 || len(r.saved) != 0 {
+			t.Errorf("late write: %d Adds, %d rows saved by a (want 1 Add, none saved)", gp.adds.Load(), len(r.saved))
+		}
+		finishedByB(t, ctx, e, st, ids)
+	})
+}
