@@ -379,8 +379,10 @@ func TestFaultSlowDNS(t *testing.T) {
 }
 
 // A CA that acts on check-dcv but answers after the client gave up: the
-// order is validated at the CA, dcvd sees an error, and the next pass
-// finds it validated and cleans up.
+// order is validated at the CA, dcvd sees an error, the check is in doubt,
+// and the next step reads the order's validation instead of asking again
+// (neither the client's retries nor the scheduler repeat it), finds it
+// validated and cleans up.
 func TestFaultCATimesOutAfterActing(t *testing.T) {
 	e := newFaultEnv(t, sim.Options{NoLimits: true})
 	ids := faultOrders(e)
@@ -422,6 +424,9 @@ func TestFaultCATimesOutAfterActing(t *testing.T) {
 		t.Fatalf("only %d check-dcv requests reached the stalling CA", stalled)
 	}
 	e.finalPass(t, ids, "after a CA that timed out after acting")
+	for _, d := range e.sim.DuplicateDCVChecks() {
+		t.Errorf("duplicate check-dcv of order %d (its check %d): %s", d.Order, d.Seq, d.Duplicate)
+	}
 }
 
 func lastLines(s string, n int) string {

@@ -316,18 +316,40 @@ func (s caStep) String() string {
 // failed without saying whether it acted stays in doubt the same way.
 func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Challenge, how caStep) ([]*store.Challenge, error) {
 	var (
-		out  batch // outcomes not saved yet
-		done []*store.Challenge
-		stop error
+		out     batch // outcomes not saved yet
+		done    []*store.Challenge
+		stop    error
+		renewed time.Time
+		kept    map[*store.Challenge]bool
 	)
-	for _, rows := range orders {
+	for n, rows := range orders {
 		order := rows[0].Order
 		if how == caSubmit {
-			rows, err := e.held(ctx, "check", rows)
-			if err != nil {
-				saved, _ := e.commit(ctx, &out)
-				return append(done, saved...), err
+			// The leases of the rows still to check are renewed before
+			// the first check and again whenever a tenth of the Lease has
+			// passed: every check goes out with 90% of its lease ahead.
+			if time.Since(renewed) > e.cfg.Lease/10 {
+				var rest []*store.Challenge
+				for _, o := range orders[n:] {
+					rest = append(rest, o...)
+				}
+				held, err := e.held(ctx, "check", rest)
+				if err != nil {
+					saved, _ := e.commit(ctx, &out)
+					return append(done, saved...), err
+				}
+				renewed, kept = time.Now(), make(map[*store.Challenge]bool, len(held))
+				for _, c := range held {
+					kept[c] = true
+				}
 			}
+			var mine []*store.Challenge
+			for _, c := range rows {
+				if kept[c] {
+					mine = append(mine, c)
+				}
+			}
+			rows = mine
 			answered := out.len()
 			for _, c := range rows {
 				out.add(c)

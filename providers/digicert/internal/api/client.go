@@ -45,7 +45,13 @@ type Config struct {
 // concurrent use.
 type Client struct {
 	http *apiclient.Client
-	log  *slog.Logger
+	// checks sends the requests that ask DigiCert to check DCV (check-dcv,
+	// validate-token): PUTs that act, so a failure that leaves unknown
+	// whether DigiCert acted is never repeated blindly here (apiclient
+	// would repeat a PUT); it goes back to the caller, whose next step
+	// reads the validation state first (the scheduler's confirm).
+	checks *apiclient.Client
+	log    *slog.Logger
 }
 
 // New returns a client. It does no I/O.
@@ -57,11 +63,14 @@ func New(cfg Config) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{log: log, http: apiclient.New(apiclient.Config{
+	ac := apiclient.Config{
 		Service: "digicert", BaseURL: cfg.BaseURL, Timeout: cfg.Timeout, HTTP: cfg.HTTP,
 		Auth: apiclient.HeaderKey(KeyHeader, cfg.Key), Limiter: cfg.Limiter,
 		Backoff: cfg.Backoff, Retries: cfg.Retries, Decode: DecodeError, Logger: cfg.Logger,
-	})}
+	}
+	once := ac
+	once.Retries = -1
+	return &Client{log: log, http: apiclient.New(ac), checks: apiclient.New(once)}
 }
 
 // BaseURL returns the API base URL the client calls.
@@ -73,5 +82,12 @@ func (c *Client) BaseURL() string { return c.http.BaseURL() }
 // successes that leave out untouched. Every failure is an *apiclient.Error.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
 	_, err := c.http.Do(ctx, apiclient.Request{Method: method, Path: path, Query: query, JSON: in, Out: out})
+	return err
+}
+
+// check sends a request that asks DigiCert to check DCV, once (see
+// Client.checks).
+func (c *Client) check(ctx context.Context, path string, out any) error {
+	_, err := c.checks.Do(ctx, apiclient.Request{Method: "PUT", Path: path, Out: out})
 	return err
 }

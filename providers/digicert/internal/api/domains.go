@@ -50,7 +50,7 @@ func (c *Client) NewDomainToken(ctx context.Context, domainID string) (*DomainTo
 // validated ("inactive" otherwise); an empty body gives an empty Status.
 func (c *Client) ValidateDomainToken(ctx context.Context, domainID string) (*DomainCheck, error) {
 	var out DomainCheck
-	if err := c.do(ctx, "PUT", "/domain/"+url.PathEscape(domainID)+"/dcv/validate-token", nil, nil, &out); err != nil {
+	if err := c.check(ctx, "/domain/"+url.PathEscape(domainID)+"/dcv/validate-token", &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -110,10 +110,12 @@ func (c *Client) SetOrderDCVMethod(ctx context.Context, orderID, method string) 
 // CheckDCV asks DigiCert to check the order's DCV now. A 400 invalid_dns_txt
 // (an *Error, see IsCode) means the record was not found for at least one
 // name. The result may lack DNSNameValidations (legacy shape) and is
-// zero-valued for an empty 200/204 body.
+// zero-valued for an empty 200/204 body. It is sent once: a timeout, 5xx
+// or 429 is returned, not repeated (the caller reads OrderValidation before
+// it asks again).
 func (c *Client) CheckDCV(ctx context.Context, orderID string) (*CheckDCVResult, error) {
 	var out CheckDCVResult
-	if err := c.do(ctx, "PUT", "/order/certificate/"+url.PathEscape(orderID)+"/check-dcv", nil, nil, &out); err != nil {
+	if err := c.check(ctx, "/order/certificate/"+url.PathEscape(orderID)+"/check-dcv", &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
