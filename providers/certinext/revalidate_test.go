@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/certinext"
+	"github.com/dcvd/dcvd/providers/providertest"
 	sim "github.com/dcvd/dcvd/sandbox/certinext"
 )
 
@@ -43,6 +42,7 @@ func revalidateWindow(t *testing.T, resets bool) {
 		AccessTTL: 90 * day, RefreshTTL: 90 * day})
 
 	var inside, outside []string
+	seeded := map[string]time.Time{} // id -> validTill before any renewal
 	for i := range 50 {
 		exp := base.Add(time.Duration(i+1) * day) // inside: validTill in 1..25 days
 		name := fmt.Sprintf("in%02d.example.com", i)
@@ -51,6 +51,7 @@ func revalidateWindow(t *testing.T, resets bool) {
 			name = fmt.Sprintf("out%02d.example.com", i)
 		}
 		id := e.sim.AddDomain(sim.DomainSpec{Name: name, VerifiedAt: exp.Add(-sim.DefaultValidity)})
+		seeded[id] = exp
 		if i < 25 {
 			inside = append(inside, id)
 		} else {
@@ -74,77 +75,58 @@ func revalidateWindow(t *testing.T, resets bool) {
 		}
 	}
 
-	revalidatedOn := map[string]int{}
-	perDay := make([]int, 31)
-	for d := 0; d <= 30; d++ {
-		offset.Store(int64(time.Duration(d) * day))
-		for _, id := range inside {
-			if st, _ := e.sim.Domain(id); !st.Valid {
-				t.Fatalf("day %d: %s lapsed before it was revalidated (validTill %v)", d, st.Name, st.ValidTill)
+	revalidatedOn := providertest.Revalidation{
+		Provider: p,
+		Days:     30,
+		SetDay:   func(d int) { offset.Store(int64(time.Duration(d) * day)) },
+		Today: func(t *testing.T, d int) {
+			for _, id := range inside {
+				if st, _ := e.sim.Domain(id); !st.Valid {
+					t.Fatalf("day %d: %s lapsed before it was revalidated (validTill %v)", d, st.Name, st.ValidTill)
+				}
 			}
-		}
-		chs, err := p.Discover(ctx)
-		if err != nil {
-			t.Fatalf("day %d: discover: %v", d, err)
-		}
-		// Discovering again before the records are checked returns the
-		// same tokens: a revalidation is not restarted by the next pass.
-		again, err := p.Discover(ctx)
-		if err != nil || len(again) != len(chs) {
-			t.Fatalf("day %d: second discover: %d challenges, want %d, %v", d, len(again), len(chs), err)
-		}
-		for i := range again {
-			if again[i].Order != chs[i].Order || again[i].Record.Value != chs[i].Record.Value {
-				t.Fatalf("day %d: %s: second pass %+v, first %+v", d, chs[i].Name, again[i], chs[i])
-			}
-		}
-		for _, ch := range chs {
-			if strings.HasPrefix(ch.Name, "out") {
-				t.Fatalf("day %d: domain outside the window taken up: %+v", d, ch)
-			}
-			if _, again := revalidatedOn[ch.Name]; again {
-				t.Fatalf("day %d: %s taken up again after its revalidation", d, ch.Name)
-			}
-			if !strings.HasPrefix(ch.Order, "domain:") || ch.Record.FQDN != "_emudhra-challenge."+ch.Name+"." {
+		},
+		Outside: func(name string) bool { return strings.HasPrefix(name, "out") },
+		Before: func(t *testing.T, d int, ch providers.Challenge) {
+			id, ok := strings.CutPrefix(ch.Order, "domain:")
+			if !ok || ch.Record.FQDN != "_emudhra-challenge."+ch.Name+"." {
 				t.Fatalf("day %d: challenge %+v", d, ch)
 			}
-			if resets && len(revalidatedOn) == 0 {
-				// PENDING while open, listed as valid until validTill.
-				id := strings.TrimPrefix(ch.Order, "domain:")
-				if st, _ := e.sim.Domain(id); st.DCVStatus != "PENDING" || !st.Revalidating {
-					t.Fatalf("resets: open revalidation %+v", st)
-				}
-				list, _ := p.Domains(ctx)
-				for _, dd := range list {
-					if dd.ID == id && (dd.Status != providers.DomainValid || dd.Reason != "") {
-						t.Fatalf("resets: inventory of a domain under revalidation: %+v", dd)
-					}
+			if st, _ := e.sim.Domain(id); resets && (st.DCVStatus != "PENDING" || !st.Revalidating) {
+				t.Fatalf("resets: open revalidation %+v", st)
+			}
+			// While open, the domain is listed as valid (its validation
+			// holds until validTill) and a poll waits, saying why.
+			list, _ := p.Domains(ctx)
+			for _, dd := range list {
+				if dd.ID == id && (dd.Status != providers.DomainValid || dd.Reason != "") {
+					t.Fatalf("inventory of a domain under revalidation: %+v", dd)
 				}
 			}
 			if polled, err := p.Poll(ctx, ch.Order, []providers.Challenge{ch}); err != nil || polled[0].Status != providers.Pending ||
 				!strings.Contains(polled[0].Reason, "revalidate_before") {
 				t.Fatalf("day %d: poll %s before the record: %+v %v", d, ch.Name, polled, err)
 			}
-			e.publish(t, ch)
-			outs, err := p.Submit(ctx, ch.Order, []providers.Challenge{ch})
-			if err != nil || len(outs) != 1 || outs[0].Status != providers.Validated {
-				t.Fatalf("day %d: submit %s: %+v %v", d, ch.Name, outs, err)
-			}
-			polled, err := p.Poll(ctx, ch.Order, []providers.Challenge{ch})
-			if err != nil || polled[0].Status != providers.Validated {
-				t.Fatalf("day %d: poll %s after revalidation: %+v %v", d, ch.Name, polled, err)
-			}
-			e.unpublish(t, ch)
-			revalidatedOn[ch.Name] = d
-			perDay[d]++
-		}
-	}
-	t.Logf("revalidations per day: %v", perDay)
+		},
+		Publish:   func(t *testing.T, ch providers.Challenge) { e.publish(t, ch) },
+		Unpublish: func(t *testing.T, ch providers.Challenge) { e.unpublish(t, ch) },
+	}.Run(t)
 	if len(revalidatedOn) != 25 {
 		t.Fatalf("%d domains revalidated, want 25: %v", len(revalidatedOn), revalidatedOn)
 	}
-	if perDay[0] == 25 {
-		t.Errorf("every revalidation ran on the first day: not spread over the window")
+	// Each domain was taken up on the first day its point in the window
+	// (providers.RevalidateAt: spread over the first third by its ID) had
+	// been reached, not earlier and not later.
+	for _, id := range inside {
+		st, _ := e.sim.Domain(id)
+		due := providers.RevalidateAt(seeded[id], 30*day, id)
+		want := 0
+		for base.Add(time.Duration(want) * day).Before(due) {
+			want++
+		}
+		if got := revalidatedOn[st.Name]; got != want {
+			t.Errorf("%s revalidated on day %d, want %d (due %v)", st.Name, got, want, due)
+		}
 	}
 	for _, id := range inside {
 		st, _ := e.sim.Domain(id)
@@ -157,15 +139,7 @@ func revalidateWindow(t *testing.T, resets bool) {
 			t.Errorf("outside %s touched: %+v", st.Name, st)
 		}
 	}
-	rrs, err := e.bind.AXFR(ctx, "example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == dns.TypeTXT {
-			t.Errorf("record left in the zone: %s", rr)
-		}
-	}
+	providertest.NoTXT(t, e.bind.Addr, "example.com")
 }
 
 // A CA that answers VERIFIED for a verified domain without checking the new

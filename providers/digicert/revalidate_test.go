@@ -13,6 +13,7 @@ import (
 	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/digicert"
+	"github.com/dcvd/dcvd/providers/providertest"
 	sim "github.com/dcvd/dcvd/sandbox/digicert"
 )
 
@@ -84,43 +85,27 @@ func TestRevalidateBeforeExpiry(t *testing.T) {
 		}
 	}
 
-	revalidatedOn := map[string]int{}
-	perDay := make([]int, 31)
-	for d := 0; d <= 30; d++ {
-		offset.Store(int64(time.Duration(d) * day))
-		for _, id := range inside {
-			if st, _ := e.sim.Domain(id); !st.Validated {
-				t.Fatalf("day %d: %s lapsed before it was revalidated (expired %v)", d, st.Name, st.Expires)
+	revalidatedOn := providertest.Revalidation{
+		Provider: p,
+		Days:     30,
+		SetDay:   func(d int) { offset.Store(int64(time.Duration(d) * day)) },
+		Today: func(t *testing.T, d int) {
+			for _, id := range inside {
+				if st, _ := e.sim.Domain(id); !st.Validated {
+					t.Fatalf("day %d: %s lapsed before it was revalidated (expired %v)", d, st.Name, st.Expires)
+				}
 			}
-		}
-		chs, err := p.Discover(ctx)
-		if err != nil {
-			t.Fatalf("day %d: discover: %v", d, err)
-		}
-		for _, ch := range chs {
-			if strings.HasPrefix(ch.Name, "out") {
-				t.Fatalf("day %d: domain outside the window taken up: %+v", d, ch)
-			}
-			if _, again := revalidatedOn[ch.Name]; again {
-				t.Fatalf("day %d: %s taken up again after its revalidation", d, ch.Name)
-			}
-			e.publish(t, "example.com", ch.Record)
-			outs, err := p.Submit(ctx, ch.Order, []providers.Challenge{ch})
-			if err != nil || len(outs) != 1 || outs[0].Status != providers.Validated {
-				t.Fatalf("day %d: submit %s: %+v %v", d, ch.Name, outs, err)
-			}
-			polled, err := p.Poll(ctx, ch.Order, []providers.Challenge{ch})
-			if err != nil || polled[0].Status != providers.Validated {
-				t.Fatalf("day %d: poll %s after revalidation: %+v %v", d, ch.Name, polled, err)
-			}
-			e.unpublish(t, "example.com", ch.Record)
-			revalidatedOn[ch.Name] = d
-			perDay[d]++
-		}
-	}
-	t.Logf("revalidations per day: %v", perDay)
+		},
+		Outside:   func(name string) bool { return strings.HasPrefix(name, "out") },
+		Publish:   func(t *testing.T, ch providers.Challenge) { e.publish(t, "example.com", ch.Record) },
+		Unpublish: func(t *testing.T, ch providers.Challenge) { e.unpublish(t, "example.com", ch.Record) },
+	}.Run(t)
 	if len(revalidatedOn) != 25 {
 		t.Fatalf("%d domains revalidated, want 25: %v", len(revalidatedOn), revalidatedOn)
+	}
+	perDay := map[int]int{}
+	for _, d := range revalidatedOn {
+		perDay[d]++
 	}
 	if perDay[0] == 25 {
 		t.Errorf("every revalidation ran on the first day: not spread over the window")
@@ -136,15 +121,7 @@ func TestRevalidateBeforeExpiry(t *testing.T) {
 			t.Errorf("outside %s revalidated: %+v", st.Name, st)
 		}
 	}
-	rrs, err := e.bind.AXFR(ctx, "example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rr := range rrs {
-		if rr.Header().Rrtype == dns.TypeTXT {
-			t.Errorf("record left in the zone: %s", rr)
-		}
-	}
+	providertest.NoTXT(t, e.bind.Addr, "example.com")
 }
 
 func mustAtoi(t *testing.T, s string) int {
