@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dcvd/dcvd/internal/testenv"
+	sandbox "github.com/dcvd/dcvd/sandbox/digicert"
+)
+
+// BenchmarkStoresProcesses: N challenges (DCVD_BENCH_N, default 10000) over
+// Z zones (DCVD_BENCH_ZONES, default 1000) on one BIND, as N/10 DigiCert
+// simulator orders of ten names in ten zones, validated by real `dcvd run`
+// processes: one on SQLite, one on PostgreSQL, and two at once sharing one
+// PostgreSQL database (DCVD_BENCH_MODES picks among sqlite, postgres,
+// postgres-x2). Each process is timed and its peak RSS read from wait4's
+// rusage; CPU is user+system of the process. Every order must end issued
+// and no value may be left in any zone. The simulator runs in this process
+// (its CPU is not the instances').
+//
+//	scripts/bench-stores.sh   (DCVD_BENCH_N=100000 for the large run)
+func BenchmarkStoresProcesses(b *testing.B) {
+	n, zc := benchEnvInt("DCVD_BENCH_N", 10000), benchEnvInt("DCVD_BENCH_ZONES", 1000)
+	modes := []string{"sqlite", "postgres", "postgres-x2"}
+	if m := os.Getenv("DCVD_BENCH_MODES"); m != "" {
+		modes = strings.Split(m, ",")
+	}
+	zones := make([]string, zc)
+	bz := make([]testenv.BINDZone, zc)
+	for i := range zones {
+		zones[i] = fmt.Sprintf("z%04d.test", i)
+		bz[i] = testenv.BINDZone{Name: zones[i]}
+	}
+	w := startWorld(b, zones, bz)
+	var pg *testenv.Postgres
+	for _, mode := range modes {
+		k := 1
+		if mode == "postgres-x2" {
+			k = 2
+		}
+		if mode != "sqlite" && pg == nil {
+			pg = testenv.StartPostgres(b)
+		}
+		b.Run(fmt.Sprintf("%s/challenges=%d/zones=%d", mode, n, zc), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				prefix := fmt.Sprintf("%s-%d", strings.ReplaceAll(mode, "-", ""), i)
+				first := len(w.sim.Orders())
+				for o := 0; o < n/10; o++ {
+					spec := sandbox.OrderSpec{}
+					for j := 0; j < 10; j++ {
+						name := fmt.Sprintf("%s-o%d.%s", prefix, o, zones[(o*10+j)%zc])
+						if j == 0 {
+							spec.CommonName = name
+						} else {
+							spec.DNSNames = append(spec.DNSNames, name)
+						}
+					}
+					w.sim.AddOrder(spec)
+				}
+				w.dir = b.TempDir()
+				extra := ""
+				if mode != "sqlite" {
+					extra = fmt.Sprintf("\n[store]\ntype = \"postgres\"\ndsn = %q\n", pg.NewDatabase(b))
+				}
+				cfg := w.config(b, "test-key", extra)
+				// The daemon's default workers, not the test worlds' 8.
+				text := strings.Replace(readFile(b, cfg), "workers = 8\n", "", 1)
+				if err := writeFile(cfg, text); err != nil {
+					b.Fatal(err)
+				}
+				procs := make([]*exec.Cmd, k)
+				errs := make([]bytes.Buffer, k)
+				ends := make([]time.Time, k)
+				b.StartTimer()
+				start := time.Now()
+				for j := range procs {
+					procs[j] = exec.Command(dcvdBin, "run", "--config", cfg, "--timeout", "60m")
+					procs[j].Stderr = &errs[j]
+					if err := procs[j].Start(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				done := make(chan int, k)
+				for j := range procs {
+					go func() { procs[j].Wait(); ends[j] = time.Now(); done <- j }()
+				}
+				for range procs {
+					<-done
+				}
+				wall := time.Since(start)
+				b.StopTimer()
+				for j, p := range procs {
+					ru := p.ProcessState.SysUsage().(*syscall.Rusage)
+					cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+					b.Logf("instance %d: exit %d, wall %.1f s, cpu %.1f s, peak RSS %.1f MB",
+						j+1, p.ProcessState.ExitCode(), ends[j].Sub(start).Seconds(), cpu.Seconds(), float64(ru.Maxrss)/1024)
+					b.ReportMetric(float64(ru.Maxrss)/1024, fmt.Sprintf("peak-RSS-MB-%d", j+1))
+					b.ReportMetric(cpu.Seconds(), fmt.Sprintf("cpu-s-%d", j+1))
+					if p.ProcessState.ExitCode() != 0 {
+						b.Fatalf("instance %d exit %d:\n%s", j+1, p.ProcessState.ExitCode(), tail(errs[j].String(), 4000))
+					}
+				}
+				issued, total := 0, 0
+				for _, id := range w.sim.Orders()[first:] {
+					o, _ := w.sim.Order(id)
+					total++
+					if o.Status == "issued" {
+						issued++
+					}
+				}
+				if issued != n/10 || total != n/10 {
+					b.Fatalf("issued %d of %d orders (want %d)", issued, total, n/10)
+				}
+				if l := w.leftovers(b); len(l) > 0 {
+					b.Fatalf("%d records left in zones, first: %s", len(l), l[0])
+				}
+				b.ReportMetric(wall.Seconds(), "s/run")
+				b.ReportMetric(float64(n)/wall.Seconds(), "challenges/s")
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+func benchEnvInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
