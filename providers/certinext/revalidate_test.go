@@ -166,3 +166,47 @@ func TestRevalidateVerifiedWithoutRenewal(t *testing.T) {
 	}
 	e.unpublish(t, chs[0])
 }
+
+// A window longer than the reuse period (30 days against the 10 days of
+// 2029) must neither renew a domain on every pass nor leave it to lapse:
+// the domain is renewed once a third of its validation's life has passed,
+// the renewal counts, and it is not taken up again until a third of the new
+// validation's life has passed.
+func TestRevalidateWindowLongerThanReuse(t *testing.T) {
+	ctx := context.Background()
+	base := time.Now().UTC().Truncate(time.Second)
+	var offset atomic.Int64
+	now := func() time.Time { return base.Add(time.Duration(offset.Load())) }
+	day := 24 * time.Hour
+	e := newEnv(t, []string{"example.com"}, sim.Options{Now: now, Validity: 10 * day, AccessTTL: 90 * day, RefreshTTL: 90 * day})
+	id := e.sim.AddDomain(sim.DomainSpec{Name: "short.example.com", VerifiedAt: base.Add(-day)})
+	p := e.provider(t, func(o *certinext.Options) { o.RevalidateBefore = "30d" })
+	p.SetClock(now)
+
+	var renewedOn []int
+	for d := 0; d <= 12; d++ {
+		offset.Store(int64(time.Duration(d) * day))
+		if st, _ := e.sim.Domain(id); !st.Valid {
+			t.Fatalf("day %d: lapsed: %+v", d, st)
+		}
+		chs, err := p.Discover(ctx)
+		if err != nil || len(chs) > 1 {
+			t.Fatalf("day %d: discover: %+v %v", d, chs, err)
+		}
+		for _, ch := range chs {
+			e.publish(t, ch)
+			outs, err := p.Submit(ctx, ch.Order, chs)
+			if err != nil || outs[0].Status != providers.Validated {
+				t.Fatalf("day %d: submit: %+v %v", d, outs, err)
+			}
+			e.unpublish(t, ch)
+			renewedOn = append(renewedOn, d)
+		}
+	}
+	// Verified on day -1 for 10 days: due from day 2.33 (a third of its
+	// life), renewed on day 3; then due 3.33 days after each renewal.
+	if fmt.Sprint(renewedOn) != "[3 7 11]" {
+		t.Errorf("renewed on days %v, want [3 7 11]", renewedOn)
+	}
+	providertest.NoTXT(t, e.bind.Addr, "example.com")
+}
