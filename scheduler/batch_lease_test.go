@@ -30,6 +30,16 @@ type gatedPublisher struct {
 	entered   chan struct{} // closed when an Add reaches the gate
 	once      sync.Once
 	adds      atomic.Int64
+	failRm    atomic.Bool // every Remove fails while set
+	removes   atomic.Int64
+}
+
+func (p *gatedPublisher) Remove(ctx context.Context, zone string, recs []dnspublish.Record) (dnspublish.Result, error) {
+	if p.failRm.Load() {
+		return dnspublish.Result{}, errors.New("SERVFAIL (injected)")
+	}
+	p.removes.Add(1)
+	return p.Publisher.Remove(ctx, zone, recs)
 }
 
 func (p *gatedPublisher) Add(ctx context.Context, zone string, recs []dnspublish.Record) (dnspublish.Result, error) {
@@ -82,6 +92,12 @@ func claimAll(t *testing.T, ctx context.Context, a *Engine) []*store.Challenge {
 	if err := a.Discover(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return claimStored(t, ctx, a)
+}
+
+// claimStored claims every stored row for a.
+func claimStored(t *testing.T, ctx context.Context, a *Engine) []*store.Challenge {
+	t.Helper()
 	list, err := a.st.List(ctx, store.Filter{})
 	if err != nil || len(list) == 0 {
 		t.Fatalf("discovered %d rows: %v", len(list), err)
@@ -199,6 +215,43 @@ func TestStaleBatchNotSent(t *testing.T) {
 		}
 		if gp.adds.Load() != 1 || len(r.saved) != 0 {
 			t.Errorf("late write: %d Adds, %d rows saved by a (want 1 Add, none saved)", gp.adds.Load(), len(r.saved))
+		}
+		finishedByB(t, ctx, e, st, ids)
+	})
+
+	// The same for a removal: a's rows are validated and their remove
+	// intent stored (its Removes fail); a stalls past its lease; b removes
+	// the records and finishes. a's retry batch is not sent.
+	t.Run("remove batch after the lease was lost", func(t *testing.T) {
+		e := newEnv(t, zoneNames(1), sim.Options{NoLimits: true})
+		ids := addOrders(e.sim, e.Zones, "dns-txt-token")
+		a, b, st, gp := pgPair(t, pg, e, lease)
+		gp.failRm.Store(true)
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second) // removal retries forever
+		a.RunOnce(rctx)
+		rcancel()
+		rows := claimStored(t, ctx, a)
+		for _, c := range rows {
+			if c.State != store.Validated || c.DNS != store.DNSRemoving {
+				t.Fatalf("after a's run: row %d %s dns=%s (%s)", c.ID, c.State, c.DNS, c.Reason)
+			}
+		}
+		gp.failRm.Store(false)
+		be, zone, err := a.backendFor(rows[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(lease + 200*time.Millisecond) // a stalls
+		if _, err := b.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		finishedByB(t, ctx, e, st, ids)
+		saved, err := a.remove(ctx, be, zone, rows) // a wakes up
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(saved) != 0 || gp.removes.Load() != 0 {
+			t.Errorf("stale remove batch: %d rows saved, %d Removes sent (want none)", len(saved), gp.removes.Load())
 		}
 		finishedByB(t, ctx, e, st, ids)
 	})

@@ -214,9 +214,19 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 			again = append(again, c)
 		}
 	}
-	// Only rows still leased here are written again (see publish).
+	// Only rows still leased here are written again, claimed as a unit
+	// like publish's batch: leases renewed, then the rows saved unchanged
+	// (their add intent is their DNS state) so that the save checks
+	// their fence.
 	again, err := e.held(ctx, "verify", again)
 	if err != nil {
+		return nil, err
+	}
+	var fence batch
+	for _, c := range again {
+		fence.add(c)
+	}
+	if again, err = e.commit(ctx, &fence); err != nil {
 		return nil, err
 	}
 	republish := map[[2]string][]*store.Challenge{}
