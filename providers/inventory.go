@@ -101,3 +101,19 @@ func RevalidateAt(expires time.Time, before time.Duration, key string) time.Time
 	}
 	return expires.Add(-before + off)
 }
+
+// RevalidateFrom is RevalidateAt for a validation completed at validated
+// (zero: unknown), never earlier than a third of the validation's life: a
+// window as long as the reuse period or longer (30 days against the 10-day
+// reuse of 2029) would otherwise make every renewal due again at once, so
+// that it could never count as done. Such a domain is renewed every third
+// of its reuse period instead.
+func RevalidateFrom(expires, validated time.Time, before time.Duration, key string) time.Time {
+	at := RevalidateAt(expires, before, key)
+	if !validated.IsZero() && validated.Before(expires) {
+		if floor := validated.Add(expires.Sub(validated) / 3); at.Before(floor) {
+			return floor
+		}
+	}
+	return at
+}

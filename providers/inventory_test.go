@@ -35,3 +35,19 @@ func TestRevalidateAtSpreads(t *testing.T) {
 		t.Errorf("window 0: %v, want the expiry", got)
 	}
 }
+
+// RevalidateFrom is RevalidateAt while the window is shorter than the
+// validation's life, and a third of that life once it is not.
+func TestRevalidateFrom(t *testing.T) {
+	day := 24 * time.Hour
+	v := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	if exp := v.Add(200 * day); !RevalidateFrom(exp, v, 30*day, "k").Equal(RevalidateAt(exp, 30*day, "k")) {
+		t.Errorf("200-day validation, 30-day window: %v, want RevalidateAt's %v", RevalidateFrom(exp, v, 30*day, "k"), RevalidateAt(exp, 30*day, "k"))
+	}
+	if exp := v.Add(200 * day); !RevalidateFrom(exp, time.Time{}, 30*day, "k").Equal(RevalidateAt(exp, 30*day, "k")) {
+		t.Errorf("unknown validation date: not RevalidateAt's")
+	}
+	if exp := v.Add(9 * day); !RevalidateFrom(exp, v, 30*day, "k").Equal(v.Add(3 * day)) {
+		t.Errorf("9-day validation, 30-day window: %v, want a third of its life (%v)", RevalidateFrom(exp, v, 30*day, "k"), v.Add(3*day))
+	}
+}

@@ -30,10 +30,10 @@ import (
 //  3. a VERIFIED answer is confirmed by reading the domain: it counts only
 //     once the domain is no longer due, i.e. validTill has left the window
 //     (or, with a window as long as the reuse period, the renewed
-//     validation's next point lies ahead: see revalidateAt). A CA that
-//     answers VERIFIED for an already verified domain without re-checking
-//     renews nothing: that is NotVisible with the reason, retried by the
-//     engine, never success;
+//     validation's next point lies ahead: providers.RevalidateFrom). A CA
+//     that answers VERIFIED for an already verified domain without
+//     re-checking renews nothing: that is NotVisible with the reason,
+//     retried by the engine, never success;
 //  4. the engine removes the record.
 //
 // What the live API shows while a revalidation is open is not known
@@ -62,7 +62,7 @@ func (p *Provider) clock() time.Time {
 
 // revalidateDue reports whether an ACTIVE domain with a validTill is due
 // for revalidation: revalidate_before is on and the clock has reached the
-// domain's point (revalidateAt; a lapsed validation is due too).
+// domain's point (providers.RevalidateFrom; a lapsed validation is due too).
 func (p *Provider) revalidateDue(d *api.Domain) bool {
 	if p.set.revalidate <= 0 || !strings.EqualFold(d.Status, "ACTIVE") {
 		return false
@@ -71,24 +71,7 @@ func (p *Provider) revalidateDue(d *api.Domain) bool {
 	if exp.IsZero() {
 		return false
 	}
-	return !p.clock().Before(revalidateAt(exp, d.Verified(), p.set.revalidate, string(d.DomainID)))
-}
-
-// revalidateAt is when a validation from verified to exp becomes due under
-// a window before: providers.RevalidateAt, but never before a third of the
-// validation's life has passed. A window as long as the reuse period (or
-// longer: 30 days against the 10-day reuse of 2029) would otherwise make
-// every renewal due again at once, and a renewal could never move validTill
-// out of the window: then the domain is renewed every third of its reuse
-// period instead, and a renewal counts once its new point lies ahead.
-func revalidateAt(exp, verified time.Time, before time.Duration, key string) time.Time {
-	at := providers.RevalidateAt(exp, before, key)
-	if !verified.IsZero() && verified.Before(exp) {
-		if floor := verified.Add(exp.Sub(verified) / 3); at.Before(floor) {
-			return floor
-		}
-	}
-	return at
+	return !p.clock().Before(providers.RevalidateFrom(exp, d.Verified(), p.set.revalidate, string(d.DomainID)))
 }
 
 // days writes a window as a whole number of days when it is one ("30d").

@@ -108,7 +108,7 @@ func expiryOf(d *api.Domain) time.Time {
 // revalidateDue reports whether a validated (or lapsed) domain is due for
 // revalidation: revalidate_before is on, the domain has an expiry, and the
 // clock has reached its spread point in the window
-// (providers.RevalidateAt).
+// (providers.RevalidateFrom).
 func (p *Provider) revalidateDue(d *api.Domain) bool {
 	if p.set.revalidate <= 0 || !d.Active() {
 		return false
@@ -117,7 +117,7 @@ func (p *Provider) revalidateDue(d *api.Domain) bool {
 	if exp.IsZero() {
 		return false
 	}
-	return !p.clock().Before(providers.RevalidateAt(exp, p.set.revalidate, d.ID.String()))
+	return !p.clock().Before(providers.RevalidateFrom(exp, api.ParseTime(d.DCVApprovalDatetime), p.set.revalidate, d.ID.String()))
 }
 
 // clock is the time of validation-expiry decisions.
