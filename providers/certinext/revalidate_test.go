@@ -210,3 +210,29 @@ func TestRevalidateWindowLongerThanReuse(t *testing.T) {
 	}
 	providertest.NoTXT(t, e.bind.Addr, "example.com")
 }
+
+// A PATCH that answers only {"method"} (its body's keys are not in the
+// spec) still starts the revalidation: the minted token is read with GET
+// .../dcv, published, verified, and the validation renewed.
+func TestRevalidatePatchWithoutToken(t *testing.T) {
+	ctx := context.Background()
+	day := 24 * time.Hour
+	e := newEnv(t, []string{"example.com"}, sim.Options{PatchAnswersMethod: true})
+	id := e.sim.AddDomain(sim.DomainSpec{Name: "soon.example.com", VerifiedAt: time.Now().Add(2*day - sim.DefaultValidity)})
+	p := e.provider(t, func(o *certinext.Options) { o.RevalidateBefore = "30d" })
+	chs, err := p.Discover(ctx)
+	if err != nil || len(chs) != 1 {
+		t.Fatalf("discover: %+v %v", chs, err)
+	}
+	if st, _ := e.sim.Domain(id); st.Token == "" || chs[0].Record.Value != st.Token || !st.Revalidating {
+		t.Fatalf("challenge %+v, simulator %+v", chs[0], st)
+	}
+	e.publish(t, chs[0])
+	if outs, err := p.Submit(ctx, chs[0].Order, chs); err != nil || outs[0].Status != providers.Validated {
+		t.Fatalf("submit: %+v %v", outs, err)
+	}
+	e.unpublish(t, chs[0])
+	if st, _ := e.sim.Domain(id); st.Revalidations != 1 || !st.ValidTill.After(time.Now().Add(150*day)) {
+		t.Errorf("simulator: %+v", st)
+	}
+}

@@ -267,7 +267,11 @@ func (s *Server) domainMethod(w http.ResponseWriter, r *http.Request, _ string) 
 			d.dcv = "PENDING"
 		}
 	}
-	writeJSON(w, http.StatusOK, s.dcvBody(d))
+	out := s.dcvBody(d) // mints the token
+	if s.opts.PatchAnswersMethod {
+		out = map[string]any{"method": d.method}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // domainVerify serves POST /domains/{id}/dcv/verify: a real DNS check of

@@ -102,6 +102,10 @@ type Options struct {
 	// 200 VERIFIED without checking the new token or renewing anything (a
 	// CA that does not re-check a verified domain).
 	VerifyIgnoresRevalidation bool
+	// PatchAnswersMethod makes PATCH /domains/{id}/dcv/method answer only
+	// {"method"} (the token it minted is read with GET .../dcv): the spec
+	// says the PATCH returns the "updated DCV config", not which keys.
+	PatchAnswersMethod bool
 	// Limits are enforced per account (sliding windows; 429 with
 	// Retry-After). Nil: no limits.
 	Limits []Limit
