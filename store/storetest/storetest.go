@@ -394,6 +394,9 @@ func testWork(t *testing.T, open Opener) {
 		mk("failed-clean.example.com", store.Failed, store.DNSNone, -time.Hour),
 		mk("failed-owned.example.com", store.Failed, store.DNSAdding, -2*time.Second),
 		mk("validated.example.com", store.Validated, store.DNSPresent, -3*time.Second),
+		// A check in doubt is due by its state alone (DNS none: a value
+		// someone else kept, say).
+		mk("triggering.example.com", store.Triggering, store.DNSNone, -4*time.Second),
 	}
 	if err := s.Insert(ctx, rows); err != nil {
 		t.Fatal(err)
@@ -406,7 +409,7 @@ func testWork(t *testing.T, open Opener) {
 	for _, c := range got {
 		names = append(names, c.Name)
 	}
-	want := []string{"first.example.com", "validated.example.com", "failed-owned.example.com", "later.example.com"}
+	want := []string{"first.example.com", "triggering.example.com", "validated.example.com", "failed-owned.example.com", "later.example.com"}
 	if fmt.Sprint(names) != fmt.Sprint(want) {
 		t.Fatalf("work = %v, want %v", names, want)
 	}
@@ -415,8 +418,8 @@ func testWork(t *testing.T, open Opener) {
 	}
 	// Once the backoff passes, the row is due.
 	got, _ = s.Work(ctx, now.Add(2*time.Minute), 0)
-	if len(got) != 5 {
-		t.Fatalf("after backoff: %d rows, want 5", len(got))
+	if len(got) != 6 {
+		t.Fatalf("after backoff: %d rows, want 6", len(got))
 	}
 }
 
