@@ -422,9 +422,10 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 			out.add(c)
 			switch {
 			case err != nil && how == caSubmit:
-				// The CA may have acted: the row stays Triggering, and
-				// confirm reads the CA's state before any new check.
-				e.retry(c, now, fmt.Sprintf("check order %s (attempt %d, in doubt): %v", order, c.Attempts+1, err))
+				// The CA may have acted: the row stays Triggering and
+				// confirm, due at once, reads the CA's state before any
+				// new check (and counts the attempt).
+				c.Reason = fmt.Sprintf("check order %s (attempt %d) in doubt: %v", order, c.Attempts+1, err)
 			case err != nil:
 				e.retry(c, now, fmt.Sprintf("%s order %s: %v", how, order, err))
 			case how == caConfirm && outs[i].Status != providers.Validated && outs[i].Status != providers.Failed:
