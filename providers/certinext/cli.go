@@ -100,7 +100,7 @@ keeps the domains whose status or dcvStatus is one of the given values
 		`domain-add creates an account domain. A domain that is already in the account
 fails with CERTInext's 409, which names the existing domain's ID.`,
 		func(ctx context.Context, p *Provider, out io.Writer, args []string) (any, error) {
-			d, err := p.client.AddDomain(ctx, baseName(args[0]))
+			d, err := p.client.AddDomain(ctx, providers.BaseName(args[0]))
 			if err != nil {
 				return nil, err
 			}
@@ -237,8 +237,8 @@ dcvd would publish.`,
 			var rows []row
 			seen := map[string]bool{}
 			for _, d := range o.Verifications.Domain.Domains {
-				n := baseName(d.Domain)
-				if seen[n] || (len(args) > 1 && n != baseName(args[1])) {
+				n := providers.BaseName(d.Domain)
+				if seen[n] || (len(args) > 1 && n != providers.BaseName(args[1])) {
 					continue
 				}
 				seen[n] = true
@@ -291,7 +291,7 @@ func (p *Provider) resolveDomain(ctx context.Context, arg string) (string, strin
 		return "", "", err
 	}
 	if d == nil {
-		return "", "", fmt.Errorf("no account domain named %s (dcvd certinext domains lists them)", baseName(arg))
+		return "", "", fmt.Errorf("no account domain named %s (dcvd certinext domains lists them)", providers.BaseName(arg))
 	}
 	return string(d.DomainID), d.DomainName, nil
 }

@@ -46,7 +46,7 @@ func (p *Provider) discoverDomains(ctx context.Context) ([]providers.Challenge, 
 	var out []providers.Challenge
 	for i := range list {
 		d := &list[i]
-		name := baseName(d.DomainName)
+		name := providers.BaseName(d.DomainName)
 		due := p.revalidateDue(d)
 		if name == "" || (!(p.set.prevalidate && pendingDCV(d)) && !due) || !inDomains(name, p.domains) {
 			continue

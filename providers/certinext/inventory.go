@@ -32,7 +32,7 @@ func (p *Provider) Domains(ctx context.Context) ([]providers.Domain, error) {
 	out := make([]providers.Domain, 0, len(list))
 	for i := range list {
 		d := &list[i]
-		name := baseName(d.DomainName)
+		name := providers.BaseName(d.DomainName)
 		if name == "" || !inDomains(name, p.domains) {
 			continue
 		}

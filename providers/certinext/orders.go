@@ -72,13 +72,13 @@ func pendingNames(o *api.Order) []string {
 	done := map[string]bool{}
 	for _, d := range o.Verifications.Domain.Domains {
 		if strings.EqualFold(d.DCVStatus, "VERIFIED") {
-			done[baseName(d.Domain)] = true
+			done[providers.BaseName(d.Domain)] = true
 		}
 	}
 	var out []string
 	seen := map[string]bool{}
 	for _, d := range o.Verifications.Domain.Domains {
-		n := baseName(d.Domain)
+		n := providers.BaseName(d.Domain)
 		if n != "" && !done[n] && !seen[n] {
 			seen[n] = true
 			out = append(out, n)
@@ -104,7 +104,7 @@ func orderNames(o *api.Order) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(n string) {
-		if n = baseName(n); n != "" && !seen[n] {
+		if n = providers.BaseName(n); n != "" && !seen[n] {
 			seen[n] = true
 			out = append(out, n)
 		}
@@ -213,12 +213,12 @@ func (p *Provider) pollOrder(ctx context.Context, id string, chs []providers.Cha
 	verified := map[string]bool{}
 	for _, d := range o.Verifications.Domain.Domains {
 		if strings.EqualFold(d.DCVStatus, "VERIFIED") {
-			verified[baseName(d.Domain)] = true
+			verified[providers.BaseName(d.Domain)] = true
 		}
 	}
 	outs := all(chs, providers.Outcome{Status: providers.Pending})
 	for i, ch := range chs {
-		if verified[baseName(ch.Name)] {
+		if verified[providers.BaseName(ch.Name)] {
 			outs[i] = providers.Outcome{Status: providers.Validated}
 		}
 	}

@@ -18,13 +18,6 @@ func domainID(order string) (string, bool) {
 	return id, ok && id != ""
 }
 
-// baseName lower-cases name, drops a trailing dot and a leading "*.": the
-// name a wildcard is validated on.
-func baseName(name string) string {
-	name = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
-	return strings.TrimPrefix(name, "*.")
-}
-
 // owner returns the TXT owner name for validating name (spec §5.4): the
 // host the API named — a bare label gets ".<name>" appended, a full name
 // must be name itself or lie below it — or, when it named none,
@@ -70,7 +63,7 @@ func inDomains(name string, domains []string) bool {
 		return true
 	}
 	for _, d := range domains {
-		d = baseName(d)
+		d = providers.BaseName(d)
 		if name == d || strings.HasSuffix(name, "."+d) {
 			return true
 		}

@@ -44,7 +44,7 @@ func (p *Provider) Domains(ctx context.Context) ([]providers.Domain, error) {
 	out := make([]providers.Domain, 0, len(list))
 	for i := range list {
 		d := &list[i]
-		name := baseName(d.Name)
+		name := providers.BaseName(d.Name)
 		if name == "" || !inDomains(name, p.domains) {
 			continue
 		}

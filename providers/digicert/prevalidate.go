@@ -55,7 +55,7 @@ func (p *Provider) discoverDomains(ctx context.Context, covered map[string]bool)
 			return out, fmt.Errorf("list %s domains: %w", m, err)
 		}
 		for _, d := range list {
-			name := baseName(d.Name)
+			name := providers.BaseName(d.Name)
 			switch {
 			case d.ID == "" || name == "":
 				continue

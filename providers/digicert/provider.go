@@ -208,7 +208,7 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.Order) ([]providers.
 	seen := map[string]bool{}
 	var out []providers.Challenge
 	for _, nv := range todo {
-		name := baseName(nv.NameScope)
+		name := providers.BaseName(nv.NameScope)
 		rec := p.set.recordFor(method, name, rv.DCVRandomValue)
 		if seen[name+"|"+rec.Key()] {
 			continue
@@ -227,7 +227,7 @@ func certNames(o api.Order) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, n := range append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...) {
-		if n = baseName(n); n != "" && !seen[n] {
+		if n = providers.BaseName(n); n != "" && !seen[n] {
 			seen[n] = true
 			out = append(out, n)
 		}
@@ -258,7 +258,7 @@ func pendingNames(o api.Order, v *api.OrderValidation, log *slog.Logger) []api.N
 	var out []api.NameValidation
 	seen := map[string]bool{}
 	add := func(nv api.NameValidation, name string) {
-		name = baseName(name)
+		name = providers.BaseName(name)
 		if name == "" || seen[name] {
 			return
 		}
@@ -269,9 +269,9 @@ func pendingNames(o api.Order, v *api.OrderValidation, log *slog.Logger) []api.N
 	approved := map[string]bool{}
 	for _, nv := range v.DNSNameValidations {
 		if nameStatus(nv.Status, log) == providers.Validated {
-			approved[baseName(nv.NameScope)] = true
+			approved[providers.BaseName(nv.NameScope)] = true
 			for _, n := range nv.DNSNames {
-				approved[baseName(n)] = true
+				approved[providers.BaseName(n)] = true
 			}
 		}
 	}
@@ -293,7 +293,7 @@ func pendingNames(o api.Order, v *api.OrderValidation, log *slog.Logger) []api.N
 	if len(v.DNSNameValidations) == 0 {
 		names := append([]string{o.Certificate.CommonName}, o.Certificate.DNSNames...)
 		for _, n := range names {
-			if !approved[baseName(n)] {
+			if !approved[providers.BaseName(n)] {
 				add(api.NameValidation{Status: "pending"}, n)
 			}
 		}
@@ -431,7 +431,7 @@ func (p *Provider) outcomes(v *api.OrderValidation, chs []providers.Challenge) [
 		}
 		names := append([]string{nv.NameScope, nv.DNSName}, nv.DNSNames...)
 		for _, n := range names {
-			if n = baseName(n); n == "" {
+			if n = providers.BaseName(n); n == "" {
 				continue
 			}
 			if prev, ok := status[n]; !ok || prev == providers.Validated {
@@ -441,7 +441,7 @@ func (p *Provider) outcomes(v *api.OrderValidation, chs []providers.Challenge) [
 	}
 	outs := make([]providers.Outcome, len(chs))
 	for i, ch := range chs {
-		st, ok := status[baseName(ch.Name)]
+		st, ok := status[providers.BaseName(ch.Name)]
 		switch {
 		case ok:
 			outs[i] = providers.Outcome{Status: st}

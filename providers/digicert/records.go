@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/providers"
 )
 
 // DCV method identifiers used by the provider.
@@ -16,17 +17,10 @@ const (
 // CNAMETarget is the zone DigiCert's CNAME method points into.
 const CNAMETarget = "dcv.digicert.com"
 
-// baseName strips a leading "*." and trailing dot and lower-cases name: the
-// name DigiCert validates for a wildcard is its base.
-func baseName(name string) string {
-	name = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
-	return strings.TrimPrefix(name, "*.")
-}
-
 // recordFor returns the DNS record that proves control of name with the
 // given random value under method.
 func (s *settings) recordFor(method, name, random string) dnspublish.Record {
-	name = baseName(name)
+	name = providers.BaseName(name)
 	switch method {
 	case MethodCNAME:
 		if s.cnameForm == "legacy" {
@@ -47,9 +41,9 @@ func inDomains(name string, domains []string) bool {
 	if len(domains) == 0 {
 		return true
 	}
-	name = baseName(name)
+	name = providers.BaseName(name)
 	for _, d := range domains {
-		d = baseName(d)
+		d = providers.BaseName(d)
 		if name == d || strings.HasSuffix(name, "."+d) {
 			return true
 		}

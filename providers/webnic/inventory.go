@@ -75,14 +75,14 @@ func (p *Provider) Domains(ctx context.Context) ([]providers.Domain, error) {
 	best := map[string]providers.Domain{}
 	for _, it := range items {
 		id := string(it.OrderID)
-		names := []string{baseName(it.CommonName)}
+		names := []string{providers.BaseName(it.CommonName)}
 		p.mu.Lock()
 		names = append(names, p.names[id]...)
 		p.mu.Unlock()
 		d := orderDomain(it, now)
 		seen := map[string]bool{}
 		for _, n := range names {
-			n = baseName(n)
+			n = providers.BaseName(n)
 			if n == "" || seen[n] || !inDomains(n, p.domains) {
 				continue
 			}

@@ -232,10 +232,10 @@ func (p *Provider) discoverOrder(ctx context.Context, o api.OrderSummary) ([]pro
 // challenges name anything else, the SANs are read once from Get Order Info
 // (sanfield) and remembered.
 func (p *Provider) orderNames(ctx context.Context, o api.OrderSummary, chs []api.Challenge) ([]string, error) {
-	id, cn := string(o.OrderID), baseName(o.CommonName)
+	id, cn := string(o.OrderID), providers.BaseName(o.CommonName)
 	single := cn != ""
 	for _, c := range chs {
-		single = single && baseName(c.Name) == cn
+		single = single && providers.BaseName(c.Name) == cn
 	}
 	if single {
 		return []string{cn}, nil
@@ -251,7 +251,7 @@ func (p *Provider) orderNames(ctx context.Context, o api.OrderSummary, chs []api
 		return nil, fmt.Errorf("order %s: order info: %w", id, err)
 	}
 	for _, n := range append([]string{info.CommonName, o.CommonName}, info.SANs...) {
-		if n = baseName(n); n != "" && !slices.Contains(names, n) {
+		if n = providers.BaseName(n); n != "" && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}

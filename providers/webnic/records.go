@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/providers"
 	"github.com/dcvd/dcvd/providers/webnic/internal/api"
 )
 
@@ -17,7 +18,7 @@ import (
 // fully qualified target (Sectigo's FAQ: a target without the trailing dot
 // ends up below the zone). The TXT value is never touched, case included.
 func recordFor(c api.Challenge) (string, dnspublish.Record, error) {
-	name := baseName(c.Name)
+	name := providers.BaseName(c.Name)
 	if name == "" {
 		return "", dnspublish.Record{}, fmt.Errorf("a challenge without a name (host %q)", c.Host)
 	}
@@ -42,20 +43,13 @@ func recordFor(c api.Challenge) (string, dnspublish.Record, error) {
 	return name, rec, nil
 }
 
-// isWildcard reports whether name is a wildcard ("*.example.com").
-func isWildcard(name string) bool { return strings.HasPrefix(strings.TrimSpace(name), "*.") }
-
-// baseName lower-cases name, drops a trailing dot and a leading "*.".
-func baseName(name string) string {
-	return strings.TrimPrefix(strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), ".")), "*.")
-}
 
 // inDomains reports whether name is one of domains or below one (every
 // name when domains is empty).
 func inDomains(name string, domains []string) bool {
-	n := baseName(name)
+	n := providers.BaseName(name)
 	for _, d := range domains {
-		if d = baseName(d); n == d || strings.HasSuffix(n, "."+d) {
+		if d = providers.BaseName(d); n == d || strings.HasSuffix(n, "."+d) {
 			return true
 		}
 	}
