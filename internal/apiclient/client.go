@@ -111,6 +111,11 @@ type Request struct {
 	// ReadOnly marks a POST that only reads (a search): it is retried like a
 	// GET.
 	ReadOnly bool
+	// Acts marks a PUT or DELETE that makes the CA act (DigiCert's
+	// check-dcv): it is repeated like a POST — after a 429, which the CA
+	// refused before acting, but after a failure that leaves unknown
+	// whether it acted only as Reconcile decides, else returned Ambiguous.
+	Acts bool
 	// Reconcile, for a call that is not idempotent, is consulted after the
 	// call failed in a way that leaves its outcome unknown (timeout,
 	// connection lost after sending, 5xx, truncated body): it reads the CA's
@@ -140,8 +145,10 @@ func Path(format string, args ...any) string {
 // idempotent reports whether r may be repeated blindly.
 func (r *Request) idempotent() bool {
 	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return true
+	case http.MethodPut, http.MethodDelete:
+		return !r.Acts
 	}
 	return r.ReadOnly
 }

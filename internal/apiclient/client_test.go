@@ -127,6 +127,34 @@ func TestServerErrorsRetriedForReadsNotForWrites(t *testing.T) {
 	}
 }
 
+// A PUT that acts (Request.Acts) is repeated after a 429 (refused before
+// acting) but not after a 5xx (it may have acted), unlike a plain PUT.
+func TestActingPutRepeatedOnlyWhenRefused(t *testing.T) {
+	var n atomic.Int32
+	fail := 429
+	c, _ := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.WriteHeader(fail)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	}, nil)
+	if _, err := c.Do(context.Background(), Request{Method: "PUT", Path: "/check", Acts: true}); err != nil || n.Load() != 2 {
+		t.Fatalf("acting PUT after a 429: %v, %d calls; want success on the second", err, n.Load())
+	}
+	n.Store(0)
+	fail = 502
+	_, err := c.Do(context.Background(), Request{Method: "PUT", Path: "/check", Acts: true})
+	var ae *Error
+	if !errors.As(err, &ae) || !ae.Ambiguous || n.Load() != 1 {
+		t.Fatalf("acting PUT after a 502: %v, %d calls; want one ambiguous failure", err, n.Load())
+	}
+	n.Store(0)
+	if _, err := c.Do(context.Background(), Request{Method: "PUT", Path: "/record"}); err != nil || n.Load() != 2 {
+		t.Fatalf("plain PUT after a 502: %v, %d calls; want it repeated", err, n.Load())
+	}
+}
+
 func TestReconcileDecidesWhetherAWriteIsRepeated(t *testing.T) {
 	var posts atomic.Int32
 	c, _ := newClient(t, func(w http.ResponseWriter, r *http.Request) {

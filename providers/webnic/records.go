@@ -43,7 +43,6 @@ func recordFor(c api.Challenge) (string, dnspublish.Record, error) {
 	return name, rec, nil
 }
 
-
 // inDomains reports whether name is one of domains or below one (every
 // name when domains is empty).
 func inDomains(name string, domains []string) bool {

@@ -45,13 +45,7 @@ type Config struct {
 // concurrent use.
 type Client struct {
 	http *apiclient.Client
-	// checks sends the requests that ask DigiCert to check DCV (check-dcv,
-	// validate-token): PUTs that act, so a failure that leaves unknown
-	// whether DigiCert acted is never repeated blindly here (apiclient
-	// would repeat a PUT); it goes back to the caller, whose next step
-	// reads the validation state first (the scheduler's confirm).
-	checks *apiclient.Client
-	log    *slog.Logger
+	log  *slog.Logger
 }
 
 // New returns a client. It does no I/O.
@@ -68,9 +62,7 @@ func New(cfg Config) *Client {
 		Auth: apiclient.HeaderKey(KeyHeader, cfg.Key), Limiter: cfg.Limiter,
 		Backoff: cfg.Backoff, Retries: cfg.Retries, Decode: DecodeError, Logger: cfg.Logger,
 	}
-	once := ac
-	once.Retries = -1
-	return &Client{log: log, http: apiclient.New(ac), checks: apiclient.New(once)}
+	return &Client{log: log, http: apiclient.New(ac)}
 }
 
 // BaseURL returns the API base URL the client calls.
@@ -85,9 +77,12 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	return err
 }
 
-// check sends a request that asks DigiCert to check DCV, once (see
-// Client.checks).
+// check sends a request that asks DigiCert to check DCV (check-dcv,
+// validate-token): a PUT that acts, so it is repeated after a 429 but a
+// failure that leaves unknown whether DigiCert acted is never repeated
+// blindly; it goes back to the caller, whose next step reads the
+// validation state first (the scheduler's confirm).
 func (c *Client) check(ctx context.Context, path string, out any) error {
-	_, err := c.checks.Do(ctx, apiclient.Request{Method: "PUT", Path: path, Out: out})
+	_, err := c.http.Do(ctx, apiclient.Request{Method: "PUT", Path: path, Out: out, Acts: true})
 	return err
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // Every error is one line with the request and DigiCert's list verbatim,
-// and never the key.
+// and never the key; a check-dcv that failed after DigiCert may have acted
+// (5xx, malformed answer) says so.
 func TestErrorMessages(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -27,10 +28,10 @@ func TestErrorMessages(t *testing.T) {
 			`digicert: PUT /order/certificate/123/check-dcv: 404 not_found|order: "Order not found."`, "not_found"},
 		{"429", 429, `{"errors":[{"code":"request_limit_exceeded","message":"Service unavailable, please limit request volume"}]}`,
 			`digicert: PUT /order/certificate/123/check-dcv: 429 request_limit_exceeded: "Service unavailable, please limit request volume"`, "request_limit_exceeded"},
-		{"500 no body", 500, ``, `digicert: PUT /order/certificate/123/check-dcv: 500 Internal Server Error (no error in body)`, ""},
-		{"500 no list", 500, `{"message":"boom"}`, `digicert: PUT /order/certificate/123/check-dcv: 500 Internal Server Error: "{\"message\":\"boom\"}"`, ""},
-		{"502 html", 502, `<html>Bad Gateway</html>`, `digicert: PUT /order/certificate/123/check-dcv: 502 malformed JSON error body: "<html>Bad Gateway</html>"`, ""},
-		{"200 malformed", 200, `{"order_status": "pend`, `digicert: PUT /order/certificate/123/check-dcv: 200 malformed JSON response (unexpected end of JSON input): "{\"order_status\": \"pend"`, ""},
+		{"500 no body", 500, ``, `digicert: PUT /order/certificate/123/check-dcv: 500 Internal Server Error (no error in body) (the call may have taken effect)`, ""},
+		{"500 no list", 500, `{"message":"boom"}`, `digicert: PUT /order/certificate/123/check-dcv: 500 Internal Server Error: "{\"message\":\"boom\"}" (the call may have taken effect)`, ""},
+		{"502 html", 502, `<html>Bad Gateway</html>`, `digicert: PUT /order/certificate/123/check-dcv: 502 malformed JSON error body: "<html>Bad Gateway</html>" (the call may have taken effect)`, ""},
+		{"200 malformed", 200, `{"order_status": "pend`, `digicert: PUT /order/certificate/123/check-dcv: 200 malformed JSON response (unexpected end of JSON input): "{\"order_status\": \"pend" (the call may have taken effect)`, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
