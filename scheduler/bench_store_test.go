@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +95,7 @@ func BenchmarkPipelineStores(b *testing.B) {
 					}
 				}
 				resetPeakRSS()
+				stopHeap := heapAtPeak(os.Getenv("DCVD_BENCH_HEAP"))
 				b.StartTimer()
 				start := time.Now()
 				var wg sync.WaitGroup
@@ -104,6 +107,7 @@ func BenchmarkPipelineStores(b *testing.B) {
 				wg.Wait()
 				total += time.Since(start)
 				b.StopTimer()
+				stopHeap()
 				for k, v := range steps {
 					b.Logf("step %-8s calls %6.0f rows %7.0f busy %7.2fs", k, v[0], v[1], v[2])
 				}
@@ -130,3 +134,36 @@ func envInt(name string, def int) int {
 // resetPeakRSS starts a new VmHWM for this process (Linux: writing 5 to
 // clear_refs), so each mode reports its own peak, not an earlier mode's.
 func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// heapAtPeak writes a heap profile to path (when set) each time the live
+// heap grows past its previous high, every 500 ms: the profile left is the
+// one of the peak. The returned func stops it.
+func heapAtPeak(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var high uint64
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > high {
+				high = ms.HeapAlloc
+				if f, err := os.Create(path); err == nil {
+					pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
