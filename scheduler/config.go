@@ -71,6 +71,11 @@ type Config struct {
 	VerifyBatch, SubmitBatch int
 	// WorkLimit is the most rows read from the store at once (default 50000).
 	WorkLimit int
+	// ClaimWindow is the most rows this process holds leases on at once
+	// (default 5000): enough to fill every step's batches, few enough that
+	// renewing them stays cheap, the rows in flight fit in memory whatever
+	// the table's size, and other instances find unclaimed work.
+	ClaimWindow int
 	// Fetch is how often the engine re-reads the store for new or backed-off
 	// rows while busy (default 1s).
 	Fetch time.Duration
@@ -137,6 +142,9 @@ func (c *Config) defaults() error {
 	}
 	if c.WorkLimit <= 0 {
 		c.WorkLimit = 50000
+	}
+	if c.ClaimWindow <= 0 {
+		c.ClaimWindow = 5000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -178,7 +178,21 @@ func (d *driver) fetch(ctx context.Context, now time.Time) {
 		}
 		want = append(want, c.ID)
 	}
-	claimed := d.claimFetched(ctx, want)
+	// Rows held already are renewed by the claim, not added; new ones only
+	// while the window has room (the rest stay due for the next fetch, or
+	// for another instance).
+	room := d.e.cfg.ClaimWindow - len(d.leased)
+	n := 0
+	for _, id := range want {
+		if d.leased[id] || room > 0 {
+			if !d.leased[id] {
+				room--
+			}
+			want[n] = id
+			n++
+		}
+	}
+	claimed := d.claimFetched(ctx, want[:n])
 	for i := range claimed {
 		c := &claimed[i]
 		d.ready[c.ID] = c

@@ -157,3 +157,45 @@ func mustRecord(t testing.TB, name, value string) dnspublishRecord {
 
 // Ensure test helpers compile against the real types.
 var _ = fmt.Sprint
+
+// With a claim window smaller than the work, the engine holds at most that
+// many leases at once and still takes every row through: the rest wait in
+// the store, due, until the window has room.
+func TestClaimWindow(t *testing.T) {
+	e := newEnv(t, zoneNames(6), sim.Options{NoLimits: true})
+	ids := addOrders(e.sim, e.Zones, "dns-txt-token")
+	eng, st := e.engine(t, testLogger(t), e.provider(t, "dns-txt"))
+	const window = 3
+	eng.cfg.ClaimWindow = window
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	held := 0
+	eng.cfg.OnChange = func(store.Challenge) {
+		rows, err := st.List(ctx, store.Filter{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		n := 0
+		for _, c := range rows {
+			if c.Owner == eng.cfg.Owner && c.LeaseUntil.After(time.Now()) {
+				n++
+			}
+		}
+		held = max(held, n)
+	}
+	sum, err := eng.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ExitCode() != 0 || sum.ByState[store.Cleaned] != sum.Total || sum.Total <= window {
+		t.Fatalf("summary %s; failed %+v; pending %+v", sum, sum.Failed, sum.Pending)
+	}
+	wantIssued(t, e.sim, ids)
+	if left := e.dcvRecords(t); len(left) != 0 {
+		t.Fatalf("records left in the zones: %v", left)
+	}
+	if held == 0 || held > window {
+		t.Fatalf("at most %d rows leased at once, want 1..%d", held, window)
+	}
+}
