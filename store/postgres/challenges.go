@@ -10,17 +10,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
-const columns = `id, version, account, order_id, name, key, rec_fqdn, rec_type, rec_value, rec_ttl,
-	rec_keyauth, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason, created, updated,
-	owner, lease_until, caa_names`
+const columns = sqlrow.Columns
 
-const insertSQL = `INSERT INTO challenges (version, account, order_id, name, key, rec_fqdn, rec_type,
-	rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
-	next_at, reason, created, updated, caa_names)
+const insertSQL = `INSERT INTO challenges (version, ` + sqlrow.InsertColumns + `)
 	VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
 
 // updateSQL writes the fields that change as a row moves; identity, record
@@ -34,51 +30,6 @@ const (
 	ownedDNS     = `'adding','present','removing'`
 )
 
-// fill completes a row about to be inserted.
-func fill(c *store.Challenge, now time.Time) {
-	if c.Key == "" {
-		c.Key = c.Record.Key()
-	}
-	if c.State == "" {
-		c.State = store.Discovered
-	}
-	c.Version = 1
-	c.Created, c.Updated = now, now
-}
-
-func insertArgs(c *store.Challenge) []any {
-	r := c.Record
-	return []any{c.Account, c.Order, c.Name, c.Key, r.FQDN, string(r.Type), r.Value, int64(r.TTL),
-		r.KeyAuth, r.Key(), unixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State),
-		string(c.DNS), int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason,
-		unixNano(c.Created), unixNano(c.Updated), strings.Join(c.CAANames, " ")}
-}
-
-func scanChallenge(row pgx.Row) (store.Challenge, error) {
-	var (
-		c                                          store.Challenge
-		typ, state, dnsState, caa                  string
-		ttl, serial, exp, next, crt, updted, lease int64
-	)
-	err := row.Scan(&c.ID, &c.Version, &c.Account, &c.Order, &c.Name, &c.Key, &c.Record.FQDN, &typ,
-		&c.Record.Value, &ttl, &c.Record.KeyAuth, &exp, &c.Ref, &c.Backend, &c.Zone, &state, &dnsState,
-		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted, &c.Owner, &lease, &caa)
-	if err != nil {
-		return c, err
-	}
-	c.Record.Type = dnspublish.Type(typ)
-	c.Record.TTL = uint32(ttl)
-	c.State, c.DNS = store.State(state), store.DNSState(dnsState)
-	c.Serial = uint32(serial)
-	c.Expires, c.NextAt = fromUnixNano(exp), fromUnixNano(next)
-	c.Created, c.Updated = fromUnixNano(crt), fromUnixNano(updted)
-	c.LeaseUntil = fromUnixNano(lease)
-	if caa != "" {
-		c.CAANames = strings.Fields(caa)
-	}
-	return c, nil
-}
-
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
@@ -89,15 +40,7 @@ func query(ctx context.Context, q querier, sql string, args ...any) ([]store.Cha
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Challenge
-	for rows.Next() {
-		c, err := scanChallenge(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return sqlrow.Collect(rows, sqlrow.ScanChallenge)
 }
 
 // Discover inserts the rows whose (Account, Key) is not known yet and
@@ -128,8 +71,8 @@ func (s *Store) Discover(ctx context.Context, rows []store.Challenge) (int, erro
 		b := &pgx.Batch{}
 		for _, i := range order {
 			c := rows[i]
-			fill(&c, now)
-			b.Queue(insertSQL+` ON CONFLICT (account, key) DO NOTHING`, insertArgs(&c)...)
+			sqlrow.Fill(&c, now)
+			b.Queue(insertSQL+` ON CONFLICT (account, key) DO NOTHING`, sqlrow.InsertArgs(&c)...)
 		}
 		res := tx.SendBatch(ctx, b)
 		for range rows {
@@ -160,8 +103,8 @@ func (s *Store) Insert(ctx context.Context, rows []*store.Challenge) error {
 		b := &pgx.Batch{}
 		for _, r := range rows {
 			c := *r
-			fill(&c, now)
-			b.Queue(insertSQL+` RETURNING id`, insertArgs(&c)...)
+			sqlrow.Fill(&c, now)
+			b.Queue(insertSQL+` RETURNING id`, sqlrow.InsertArgs(&c)...)
 		}
 		res := tx.SendBatch(ctx, b)
 		for i := range rows {
@@ -176,7 +119,7 @@ func (s *Store) Insert(ctx context.Context, rows []*store.Challenge) error {
 		return fmt.Errorf("postgres: insert: %w", err)
 	}
 	for i, r := range rows {
-		fill(r, now)
+		sqlrow.Fill(r, now)
 		r.ID = ids[i]
 	}
 	return nil
@@ -189,7 +132,7 @@ func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Cha
 	q := `SELECT ` + columns + ` FROM challenges
 		WHERE next_at <= $1 AND (state IN (` + activeStates + `) OR dns IN (` + ownedDNS + `))
 		ORDER BY next_at, id`
-	args := []any{unixNano(now)}
+	args := []any{sqlrow.UnixNano(now)}
 	if limit > 0 {
 		q += ` LIMIT $2`
 		args = append(args, limit)
@@ -242,7 +185,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Challenge, er
 // Get returns one row by ID; an unknown ID is an error wrapping
 // store.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id int64) (store.Challenge, error) {
-	c, err := scanChallenge(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM challenges WHERE id = $1`, id))
+	c, err := sqlrow.ScanChallenge(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM challenges WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, fmt.Errorf("postgres: challenge %d: %w", id, store.ErrNotFound)
 	}
@@ -269,8 +212,8 @@ func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
 		conflict = 0
 		b := &pgx.Batch{}
 		for _, c := range sorted {
-			b.Queue(updateSQL, unixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State), string(c.DNS),
-				int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason, unixNano(now), c.ID, c.Version)
+			b.Queue(updateSQL, sqlrow.UnixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State), string(c.DNS),
+				int64(c.Serial), c.Attempts, sqlrow.UnixNano(c.NextAt), c.Reason, sqlrow.UnixNano(now), c.ID, c.Version)
 		}
 		res := tx.SendBatch(ctx, b)
 		for _, c := range sorted {

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
 var _ store.DomainStore = (*Store)(nil)
@@ -27,7 +28,7 @@ func (s *Store) ReplaceDomains(ctx context.Context, account string, rows []store
 			}
 			seen[k] = true
 			src = append(src, []any{account, d.Name, d.ID, d.Status, d.Method,
-				unixNano(d.Validated), unixNano(d.Expires), d.Reason, unixNano(d.Refreshed)})
+				sqlrow.UnixNano(d.Validated), sqlrow.UnixNano(d.Expires), d.Reason, sqlrow.UnixNano(d.Refreshed)})
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"domains"},
 			[]string{"account", "name", "domain_id", "status", "method", "validated", "expires", "reason", "refreshed"},
@@ -55,7 +56,7 @@ func (s *Store) Domains(ctx context.Context, account string) ([]store.Domain, er
 		if err := rows.Scan(&d.Account, &d.Name, &d.ID, &d.Status, &d.Method, &v, &e, &d.Reason, &r); err != nil {
 			return nil, fmt.Errorf("postgres: list domains: %w", err)
 		}
-		d.Validated, d.Expires, d.Refreshed = fromUnixNano(v), fromUnixNano(e), fromUnixNano(r)
+		d.Validated, d.Expires, d.Refreshed = sqlrow.FromUnixNano(v), sqlrow.FromUnixNano(e), sqlrow.FromUnixNano(r)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -73,7 +74,7 @@ func (s *Store) PutPersist(ctx context.Context, r store.PersistRecord) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (domain, value) DO UPDATE SET fqdn = excluded.fqdn, backend = excluded.backend,
 			zone = excluded.zone, state = excluded.state, checked = excluded.checked`,
-		r.Domain, r.Value, r.FQDN, r.Backend, r.Zone, r.State, unixNano(r.Checked), unixNano(r.Created))
+		r.Domain, r.Value, r.FQDN, r.Backend, r.Zone, r.State, sqlrow.UnixNano(r.Checked), sqlrow.UnixNano(r.Created))
 	if err != nil {
 		return fmt.Errorf("postgres: store persistent record of %s: %w", r.Domain, err)
 	}
@@ -96,17 +97,8 @@ func (s *Store) PersistRecords(ctx context.Context) ([]store.PersistRecord, erro
 		return nil, fmt.Errorf("postgres: list persistent records: %w", err)
 	}
 	defer rows.Close()
-	var out []store.PersistRecord
-	for rows.Next() {
-		var r store.PersistRecord
-		var c, cr int64
-		if err := rows.Scan(&r.Domain, &r.Value, &r.FQDN, &r.Backend, &r.Zone, &r.State, &c, &cr); err != nil {
-			return nil, fmt.Errorf("postgres: list persistent records: %w", err)
-		}
-		r.Checked, r.Created = fromUnixNano(c), fromUnixNano(cr)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.Collect(rows, sqlrow.ScanPersist)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list persistent records: %w", err)
 	}
 	return out, nil

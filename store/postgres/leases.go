@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
 // Claim implements store.Store: the claimable rows among ids are locked
@@ -160,7 +161,7 @@ func (s *Store) ImportChallenges(ctx context.Context, rows []store.Challenge) er
 		b := &pgx.Batch{}
 		for i := range rows {
 			c := &rows[i]
-			args := append([]any{c.ID, c.Version}, insertArgs(c)...)
+			args := append([]any{c.ID, c.Version}, sqlrow.InsertArgs(c)...)
 			b.Queue(`INSERT INTO challenges (id, version, account, order_id, name, key, rec_fqdn, rec_type,
 				rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
 				next_at, reason, created, updated, caa_names)

@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -116,20 +115,6 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // nowNS is the server's clock in Unix nanoseconds.
 const nowNS = `(extract(epoch from clock_timestamp()) * 1000000000)::bigint`
-
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
 
 // Check connects to dsn without changing anything and returns the schema
 // version found (0: dcvd never ran there). For `dcvd config check --online`.

@@ -8,17 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
-const columns = `id, version, account, order_id, name, key, rec_fqdn, rec_type, rec_value, rec_ttl,
-	rec_keyauth, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason, created, updated,
-	owner, lease_until, caa_names`
+const columns = sqlrow.Columns
 
-const insertSQL = `INSERT INTO challenges (version, account, order_id, name, key, rec_fqdn, rec_type,
-	rec_value, rec_ttl, rec_keyauth, rec_key, expires, ref, backend, zone, state, dns, serial, attempts,
-	next_at, reason, created, updated, caa_names)
+const insertSQL = `INSERT INTO challenges (version, ` + sqlrow.InsertColumns + `)
 	VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // updateSQL writes the fields that change as a row moves. The identity and
@@ -36,84 +32,13 @@ const (
 	ownedDNS     = `'adding','present','removing'`
 )
 
-// unixNano encodes t; the zero time is 0.
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
-}
-
-// fill completes a row about to be inserted.
-func fill(c *store.Challenge, now time.Time) {
-	if c.Key == "" {
-		c.Key = c.Record.Key()
-	}
-	if c.State == "" {
-		c.State = store.Discovered
-	}
-	c.Version = 1
-	c.Created, c.Updated = now, now
-}
-
-func insertArgs(c *store.Challenge) []any {
-	r := c.Record
-	return []any{c.Account, c.Order, c.Name, c.Key, r.FQDN, string(r.Type), r.Value, int64(r.TTL),
-		r.KeyAuth, r.Key(), unixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State),
-		string(c.DNS), int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason,
-		unixNano(c.Created), unixNano(c.Updated), strings.Join(c.CAANames, " ")}
-}
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanChallenge(sc scanner) (store.Challenge, error) {
-	var (
-		c                                   store.Challenge
-		typ, state, dnsState, caa           string
-		ttl, serial, exp, next, crt, updted int64
-		lease                               int64
-	)
-	err := sc.Scan(&c.ID, &c.Version, &c.Account, &c.Order, &c.Name, &c.Key, &c.Record.FQDN, &typ,
-		&c.Record.Value, &ttl, &c.Record.KeyAuth, &exp, &c.Ref, &c.Backend, &c.Zone, &state, &dnsState,
-		&serial, &c.Attempts, &next, &c.Reason, &crt, &updted, &c.Owner, &lease, &caa)
-	if err != nil {
-		return c, err
-	}
-	c.Record.Type = dnspublish.Type(typ)
-	c.Record.TTL = uint32(ttl)
-	c.State, c.DNS = store.State(state), store.DNSState(dnsState)
-	c.Serial = uint32(serial)
-	c.Expires, c.NextAt = fromUnixNano(exp), fromUnixNano(next)
-	c.Created, c.Updated = fromUnixNano(crt), fromUnixNano(updted)
-	c.LeaseUntil = fromUnixNano(lease)
-	if caa != "" {
-		c.CAANames = strings.Fields(caa)
-	}
-	return c, nil
-}
-
 func (s *Store) query(ctx context.Context, q string, args ...any) ([]store.Challenge, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Challenge
-	for rows.Next() {
-		c, err := scanChallenge(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return sqlrow.Collect(rows, sqlrow.ScanChallenge)
 }
 
 // Discover inserts the rows whose (Account, Key) is not known yet, in one
@@ -136,7 +61,7 @@ func (s *Store) Discover(ctx context.Context, rows []store.Challenge) (int, erro
 		defer ins.Close()
 		for i := range rows {
 			c := rows[i]
-			fill(&c, now)
+			sqlrow.Fill(&c, now)
 			var one int
 			switch err := exists.QueryRowContext(ctx, c.Account, c.Key).Scan(&one); {
 			case err == nil:
@@ -144,7 +69,7 @@ func (s *Store) Discover(ctx context.Context, rows []store.Challenge) (int, erro
 			case !errors.Is(err, sql.ErrNoRows):
 				return err
 			}
-			if _, err := ins.ExecContext(ctx, insertArgs(&c)...); err != nil {
+			if _, err := ins.ExecContext(ctx, sqlrow.InsertArgs(&c)...); err != nil {
 				return err
 			}
 			n++
@@ -170,8 +95,8 @@ func (s *Store) Insert(ctx context.Context, rows []*store.Challenge) error {
 		defer ins.Close()
 		for i, r := range rows {
 			c := *r
-			fill(&c, now)
-			res, err := ins.ExecContext(ctx, insertArgs(&c)...)
+			sqlrow.Fill(&c, now)
+			res, err := ins.ExecContext(ctx, sqlrow.InsertArgs(&c)...)
 			if err != nil {
 				return err
 			}
@@ -185,7 +110,7 @@ func (s *Store) Insert(ctx context.Context, rows []*store.Challenge) error {
 		return fmt.Errorf("sqlite: insert: %w", err)
 	}
 	for i, r := range rows {
-		fill(r, now)
+		sqlrow.Fill(r, now)
 		r.ID = ids[i]
 	}
 	return nil
@@ -201,7 +126,7 @@ func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Cha
 	}
 	out, err := s.query(ctx, `SELECT `+columns+` FROM challenges
 		WHERE next_at <= ? AND (state IN (`+activeStates+`) OR dns IN (`+ownedDNS+`))
-		ORDER BY next_at, id LIMIT ?`, unixNano(now), limit)
+		ORDER BY next_at, id LIMIT ?`, sqlrow.UnixNano(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: work: %w", err)
 	}
@@ -247,7 +172,7 @@ func (s *Store) List(ctx context.Context, f store.Filter) ([]store.Challenge, er
 // Get returns one row by ID; an unknown ID is an error wrapping
 // store.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id int64) (store.Challenge, error) {
-	c, err := scanChallenge(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM challenges WHERE id = ?`, id))
+	c, err := sqlrow.ScanChallenge(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM challenges WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("sqlite: challenge %d: %w", id, store.ErrNotFound)
 	}
@@ -275,9 +200,9 @@ func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
 		}
 		defer up.Close()
 		for _, c := range rows {
-			res, err := up.ExecContext(ctx, unixNano(c.Expires), c.Ref, c.Backend, c.Zone,
-				string(c.State), string(c.DNS), int64(c.Serial), c.Attempts, unixNano(c.NextAt), c.Reason,
-				unixNano(now), c.ID, c.Version)
+			res, err := up.ExecContext(ctx, sqlrow.UnixNano(c.Expires), c.Ref, c.Backend, c.Zone,
+				string(c.State), string(c.DNS), int64(c.Serial), c.Attempts, sqlrow.UnixNano(c.NextAt), c.Reason,
+				sqlrow.UnixNano(now), c.ID, c.Version)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
 var _ store.DomainStore = (*Store)(nil)
@@ -26,7 +27,7 @@ func (s *Store) ReplaceDomains(ctx context.Context, account string, rows []store
 		defer st.Close()
 		for _, d := range rows {
 			if _, err := st.ExecContext(ctx, account, d.Name, d.ID, d.Status, d.Method,
-				unixNano(d.Validated), unixNano(d.Expires), d.Reason, unixNano(d.Refreshed)); err != nil {
+				sqlrow.UnixNano(d.Validated), sqlrow.UnixNano(d.Expires), d.Reason, sqlrow.UnixNano(d.Refreshed)); err != nil {
 				return err
 			}
 		}
@@ -53,7 +54,7 @@ func (s *Store) Domains(ctx context.Context, account string) ([]store.Domain, er
 		if err := rows.Scan(&d.Account, &d.Name, &d.ID, &d.Status, &d.Method, &v, &e, &d.Reason, &r); err != nil {
 			return nil, fmt.Errorf("sqlite: list domains: %w", err)
 		}
-		d.Validated, d.Expires, d.Refreshed = fromUnixNano(v), fromUnixNano(e), fromUnixNano(r)
+		d.Validated, d.Expires, d.Refreshed = sqlrow.FromUnixNano(v), sqlrow.FromUnixNano(e), sqlrow.FromUnixNano(r)
 		out = append(out, d)
 	}
 	return out, rows.Err()
@@ -68,7 +69,7 @@ func (s *Store) PutPersist(ctx context.Context, r store.PersistRecord) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (domain, value) DO UPDATE SET fqdn = excluded.fqdn, backend = excluded.backend,
 			zone = excluded.zone, state = excluded.state, checked = excluded.checked`,
-		r.Domain, r.Value, r.FQDN, r.Backend, r.Zone, r.State, unixNano(r.Checked), unixNano(r.Created))
+		r.Domain, r.Value, r.FQDN, r.Backend, r.Zone, r.State, sqlrow.UnixNano(r.Checked), sqlrow.UnixNano(r.Created))
 	if err != nil {
 		return fmt.Errorf("sqlite: store persistent record of %s: %w", r.Domain, err)
 	}
@@ -91,15 +92,9 @@ func (s *Store) PersistRecords(ctx context.Context) ([]store.PersistRecord, erro
 		return nil, fmt.Errorf("sqlite: list persistent records: %w", err)
 	}
 	defer rows.Close()
-	var out []store.PersistRecord
-	for rows.Next() {
-		var r store.PersistRecord
-		var c, cr int64
-		if err := rows.Scan(&r.Domain, &r.Value, &r.FQDN, &r.Backend, &r.Zone, &r.State, &c, &cr); err != nil {
-			return nil, fmt.Errorf("sqlite: list persistent records: %w", err)
-		}
-		r.Checked, r.Created = fromUnixNano(c), fromUnixNano(cr)
-		out = append(out, r)
+	out, err := sqlrow.Collect(rows, sqlrow.ScanPersist)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list persistent records: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

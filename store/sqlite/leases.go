@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
 // idChunk keeps IN lists far below SQLite's bound-parameter limit.
@@ -44,12 +45,12 @@ func (s *Store) Claim(ctx context.Context, ids []int64, owner string, lease time
 			rows, err := tx.QueryContext(ctx, `UPDATE challenges SET owner = ?, lease_until = ?, version = version + 1
 				WHERE (owner = '' OR owner = ? OR lease_until <= ?) AND id IN `+inList(len(part))+`
 				RETURNING `+columns,
-				idArgs(part, owner, unixNano(until), owner, unixNano(now))...)
+				idArgs(part, owner, sqlrow.UnixNano(until), owner, sqlrow.UnixNano(now))...)
 			if err != nil {
 				return err
 			}
 			for rows.Next() {
-				c, err := scanChallenge(rows)
+				c, err := sqlrow.ScanChallenge(rows)
 				if err != nil {
 					rows.Close()
 					return err
@@ -78,7 +79,7 @@ func (s *Store) Renew(ctx context.Context, ids []int64, owner string, lease time
 	var lost []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		lost = lost[:0]
-		until := unixNano(time.Now().Add(lease))
+		until := sqlrow.UnixNano(time.Now().Add(lease))
 		for start := 0; start < len(ids); start += idChunk {
 			part := ids[start:min(start+idChunk, len(ids))]
 			rows, err := tx.QueryContext(ctx, `UPDATE challenges SET lease_until = ?
@@ -148,7 +149,7 @@ func (s *Store) Lock(ctx context.Context, name, owner string, lease time.Duratio
 		res, err := tx.ExecContext(ctx, `INSERT INTO locks (name, owner, until) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
 			WHERE locks.owner = excluded.owner OR locks.until <= ?`,
-			name, owner, unixNano(now.Add(lease)), unixNano(now))
+			name, owner, sqlrow.UnixNano(now.Add(lease)), sqlrow.UnixNano(now))
 		if err != nil {
 			return err
 		}
@@ -204,7 +205,7 @@ func (s *Store) ImportChallenges(ctx context.Context, rows []store.Challenge) er
 		defer st.Close()
 		for i := range rows {
 			c := &rows[i]
-			args := append([]any{c.ID, c.Version}, insertArgs(c)...)
+			args := append([]any{c.ID, c.Version}, sqlrow.InsertArgs(c)...)
 			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("challenge %d: %w", c.ID, err)
 			}
