@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
 // AppendAudit adds entries in one transaction.
@@ -87,24 +87,8 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEn
 		return nil, fmt.Errorf("postgres: read audit: %w", err)
 	}
 	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		var e store.AuditEntry
-		var at, serial, took int64
-		var ev string
-		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.Challenge, &e.Account, &e.Order, &e.Name, &e.Type, &e.Value,
-			&e.Backend, &e.Zone, &serial, &e.Result, &e.Detail, &took, &ev); err != nil {
-			return nil, fmt.Errorf("postgres: read audit: %w", err)
-		}
-		e.Time, e.Serial, e.Took = time.Unix(0, at), uint32(serial), time.Duration(took)
-		if ev != "" {
-			if err := json.Unmarshal([]byte(ev), &e.Evidence); err != nil {
-				return nil, fmt.Errorf("postgres: audit row %d: evidence: %w", e.ID, err)
-			}
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.Collect(rows, sqlrow.ScanAudit)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: read audit: %w", err)
 	}
 	return out, nil

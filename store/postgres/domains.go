@@ -49,17 +49,8 @@ func (s *Store) Domains(ctx context.Context, account string) ([]store.Domain, er
 		return nil, fmt.Errorf("postgres: list domains: %w", err)
 	}
 	defer rows.Close()
-	var out []store.Domain
-	for rows.Next() {
-		var d store.Domain
-		var v, e, r int64
-		if err := rows.Scan(&d.Account, &d.Name, &d.ID, &d.Status, &d.Method, &v, &e, &d.Reason, &r); err != nil {
-			return nil, fmt.Errorf("postgres: list domains: %w", err)
-		}
-		d.Validated, d.Expires, d.Refreshed = sqlrow.FromUnixNano(v), sqlrow.FromUnixNano(e), sqlrow.FromUnixNano(r)
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.Collect(rows, sqlrow.ScanDomain)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: list domains: %w", err)
 	}
 	return out, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
 // NotifyChannel is the LISTEN/NOTIFY channel every write to the embedded
@@ -64,20 +65,8 @@ func (s *Store) Records(ctx context.Context, backend string) ([]dnspublish.Recor
 		return nil, fmt.Errorf("postgres: records of %s: %w", backend, err)
 	}
 	defer rows.Close()
-	var out []dnspublish.Record
-	for rows.Next() {
-		var (
-			r   dnspublish.Record
-			typ string
-			ttl int64
-		)
-		if err := rows.Scan(&r.FQDN, &typ, &r.Value, &ttl, &r.KeyAuth); err != nil {
-			return nil, fmt.Errorf("postgres: records of %s: %w", backend, err)
-		}
-		r.Type, r.TTL = dnspublish.Type(typ), uint32(ttl)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.Collect(rows, sqlrow.ScanRecord)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: records of %s: %w", backend, err)
 	}
 	return out, nil

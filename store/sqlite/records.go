@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dcvd/dcvd/dnspublish"
+	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
 // AddRecords stores recs for backend in one transaction. A record whose key
@@ -65,20 +66,8 @@ func (s *Store) Records(ctx context.Context, backend string) ([]dnspublish.Recor
 		return nil, fmt.Errorf("sqlite: records of %s: %w", backend, err)
 	}
 	defer rows.Close()
-	var out []dnspublish.Record
-	for rows.Next() {
-		var (
-			r   dnspublish.Record
-			typ string
-			ttl int64
-		)
-		if err := rows.Scan(&r.FQDN, &typ, &r.Value, &ttl, &r.KeyAuth); err != nil {
-			return nil, fmt.Errorf("sqlite: records of %s: %w", backend, err)
-		}
-		r.Type, r.TTL = dnspublish.Type(typ), uint32(ttl)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlrow.Collect(rows, sqlrow.ScanRecord)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: records of %s: %w", backend, err)
 	}
 	return out, nil

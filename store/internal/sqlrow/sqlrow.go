@@ -6,6 +6,8 @@
 package sqlrow
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -117,5 +119,47 @@ func ScanPersist(sc Scanner) (store.PersistRecord, error) {
 	var c, cr int64
 	err := sc.Scan(&r.Domain, &r.Value, &r.FQDN, &r.Backend, &r.Zone, &r.State, &c, &cr)
 	r.Checked, r.Created = FromUnixNano(c), FromUnixNano(cr)
+	return r, err
+}
+
+// ScanAudit reads an audit row (id, at, kind, actor, challenge, account,
+// order_id, name, type, value, backend, zone, serial, result, detail, took,
+// evidence as JSON).
+func ScanAudit(sc Scanner) (store.AuditEntry, error) {
+	var e store.AuditEntry
+	var at, serial, took int64
+	var ev string
+	if err := sc.Scan(&e.ID, &at, &e.Kind, &e.Actor, &e.Challenge, &e.Account, &e.Order, &e.Name, &e.Type, &e.Value,
+		&e.Backend, &e.Zone, &serial, &e.Result, &e.Detail, &took, &ev); err != nil {
+		return e, err
+	}
+	e.Time, e.Serial, e.Took = time.Unix(0, at), uint32(serial), time.Duration(took)
+	if ev != "" {
+		if err := json.Unmarshal([]byte(ev), &e.Evidence); err != nil {
+			return e, fmt.Errorf("audit row %d: evidence: %w", e.ID, err)
+		}
+	}
+	return e, nil
+}
+
+// ScanDomain reads a domains row (account, name, domain_id, status, method,
+// validated, expires, reason, refreshed).
+func ScanDomain(sc Scanner) (store.Domain, error) {
+	var d store.Domain
+	var v, e, r int64
+	err := sc.Scan(&d.Account, &d.Name, &d.ID, &d.Status, &d.Method, &v, &e, &d.Reason, &r)
+	d.Validated, d.Expires, d.Refreshed = FromUnixNano(v), FromUnixNano(e), FromUnixNano(r)
+	return d, err
+}
+
+// ScanRecord reads a records row (fqdn, type, value, ttl, keyauth).
+func ScanRecord(sc Scanner) (dnspublish.Record, error) {
+	var (
+		r   dnspublish.Record
+		typ string
+		ttl int64
+	)
+	err := sc.Scan(&r.FQDN, &typ, &r.Value, &ttl, &r.KeyAuth)
+	r.Type, r.TTL = dnspublish.Type(typ), uint32(ttl)
 	return r, err
 }
