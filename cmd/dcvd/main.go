@@ -37,8 +37,10 @@ type exitError = cli.ExitError
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	endProfile := startProfile()
 	err := newRoot().ExecuteContext(ctx)
 	stop()
+	endProfile()
 	os.Exit(exitCode(err))
 }
 
