@@ -106,6 +106,13 @@ func (c *Challenge) LeasedBy(me string, now time.Time) bool {
 	return c.Owner != "" && c.Owner != me && c.LeaseUntil.After(now)
 }
 
+// Lease is one owner's live leases on one account's rows (Store.Leases).
+type Lease struct {
+	Owner, Account string
+	Rows           int
+	Until          time.Time // when the first of them ends
+}
+
 // Filter selects rows for List. Zero fields match everything.
 type Filter struct {
 	Account string
@@ -143,9 +150,18 @@ type Store interface {
 	Discover(ctx context.Context, rows []Challenge) (int, error)
 	// Insert adds rows unconditionally (hooks), filling ID, Version, Created.
 	Insert(ctx context.Context, rows []*Challenge) error
-	// Work returns rows the pipeline must act on at now: non-terminal rows
-	// whose NextAt has passed, plus terminal rows whose DNS is still Owned.
+	// Work returns rows the pipeline must act on at now that no process
+	// holds a live lease on (no owner, or the lease has ended, by the
+	// store's clock): non-terminal rows whose NextAt has passed, plus
+	// terminal rows whose DNS is still Owned. Oldest NextAt first, at most
+	// limit (0: all). Rows a process is working on are its own business:
+	// a fetch reads only what it may claim.
 	Work(ctx context.Context, now time.Time, limit int) ([]Challenge, error)
+	// Leases tells who is working on what: for each owner and account, how
+	// many rows carry a live lease and when the first of those leases ends.
+	// A one-shot run waits for them; a dead local owner's rows are taken
+	// over (Expire).
+	Leases(ctx context.Context) ([]Lease, error)
 	// List returns rows matching f, newest first.
 	List(ctx context.Context, f Filter) ([]Challenge, error)
 	// Get returns one row by ID.
@@ -155,6 +171,13 @@ type Store interface {
 	// Version and Updated on the passed rows. Account, Order, Name, CAANames,
 	// Key and Record are fixed at insert; Save need not write them.
 	Save(ctx context.Context, rows []*Challenge) error
+	// SaveHeld is Save for rows owner holds the lease on: the same writes,
+	// and each row's lease is extended to lease from now (the store's
+	// clock), as Renew would. The Version check proves the lease is still
+	// owner's (another owner's claim bumps Version), so a step's save
+	// renews its rows' leases without a transaction of its own. Rows owner
+	// does not hold (released meanwhile) are saved without a lease.
+	SaveHeld(ctx context.Context, rows []*Challenge, owner string, lease time.Duration) error
 	// Holders counts, for each record key (dnspublish.Record.Key), the rows
 	// other than except whose DNS is DNSAdding or DNSPresent. A value shared
 	// by two challenges is removed only when the last one is done with it.

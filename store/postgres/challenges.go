@@ -21,8 +21,11 @@ const insertSQL = `INSERT INTO challenges (version, ` + sqlrow.InsertColumns + `
 
 // updateSQL writes the fields that change as a row moves; identity, record
 // and lease are left alone.
+// When an owner is given (SaveHeld), its lease is extended too, by the
+// server's clock like every lease.
 const updateSQL = `UPDATE challenges SET version = version + 1, expires = $1, ref = $2, backend = $3,
-	zone = $4, state = $5, dns = $6, serial = $7, attempts = $8, next_at = $9, reason = $10, updated = $11
+	zone = $4, state = $5, dns = $6, serial = $7, attempts = $8, next_at = $9, reason = $10, updated = $11,
+	lease_until = CASE WHEN owner <> '' AND owner = $14 THEN greatest(lease_until, ` + nowNS + ` + $15) ELSE lease_until END
 	WHERE id = $12 AND version = $13`
 
 const (
@@ -131,6 +134,7 @@ func (s *Store) Insert(ctx context.Context, rows []*store.Challenge) error {
 func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Challenge, error) {
 	q := `SELECT ` + columns + ` FROM challenges
 		WHERE next_at <= $1 AND (state IN (` + activeStates + `) OR dns IN (` + ownedDNS + `))
+		AND (owner = '' OR lease_until <= ` + nowNS + `)
 		ORDER BY next_at, id`
 	args := []any{sqlrow.UnixNano(now)}
 	if limit > 0 {
@@ -140,6 +144,21 @@ func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Cha
 	out, err := query(ctx, s.pool, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: work: %w", err)
+	}
+	return out, nil
+}
+
+// Leases implements store.Store (the partial owner index covers it).
+func (s *Store) Leases(ctx context.Context) ([]store.Lease, error) {
+	rows, err := s.pool.Query(ctx, `SELECT owner, account, count(*), min(lease_until) FROM challenges
+		WHERE owner <> '' AND lease_until > `+nowNS+` GROUP BY owner, account ORDER BY owner, account`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: leases: %w", err)
+	}
+	defer rows.Close()
+	out, err := sqlrow.Collect(rows, sqlrow.ScanLease)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: leases: %w", err)
 	}
 	return out, nil
 }
@@ -199,6 +218,11 @@ func (s *Store) Get(ctx context.Context, id int64) (store.Challenge, error) {
 // one read; one stale row fails the batch with store.ErrConflict and writes
 // nothing.
 func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
+	return s.SaveHeld(ctx, rows, "", 0)
+}
+
+// SaveHeld implements store.Store: Save, extending owner's leases.
+func (s *Store) SaveHeld(ctx context.Context, rows []*store.Challenge, owner string, lease time.Duration) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -213,7 +237,8 @@ func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
 		b := &pgx.Batch{}
 		for _, c := range sorted {
 			b.Queue(updateSQL, sqlrow.UnixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State), string(c.DNS),
-				int64(c.Serial), c.Attempts, sqlrow.UnixNano(c.NextAt), c.Reason, sqlrow.UnixNano(now), c.ID, c.Version)
+				int64(c.Serial), c.Attempts, sqlrow.UnixNano(c.NextAt), c.Reason, sqlrow.UnixNano(now), c.ID, c.Version,
+				owner, lease.Nanoseconds())
 		}
 		res := tx.SendBatch(ctx, b)
 		for _, c := range sorted {

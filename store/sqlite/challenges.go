@@ -20,8 +20,10 @@ const insertSQL = `INSERT INTO challenges (version, ` + sqlrow.InsertColumns + `
 // updateSQL writes the fields that change as a row moves. The identity and
 // the record (account, order, name, CAA names, key, record) are fixed at insert, so
 // their indexes are never rewritten.
+// When an owner is given (SaveHeld), its lease is extended too.
 const updateSQL = `UPDATE challenges SET version = version + 1, expires = ?, ref = ?, backend = ?,
-	zone = ?, state = ?, dns = ?, serial = ?, attempts = ?, next_at = ?, reason = ?, updated = ?
+	zone = ?, state = ?, dns = ?, serial = ?, attempts = ?, next_at = ?, reason = ?, updated = ?,
+	lease_until = CASE WHEN owner <> '' AND owner = ? THEN max(lease_until, ?) ELSE lease_until END
 	WHERE id = ? AND version = ?`
 
 // Non-terminal states the pipeline drives, and the DNS states in which a zone
@@ -126,9 +128,25 @@ func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Cha
 	}
 	out, err := s.query(ctx, `SELECT `+columns+` FROM challenges
 		WHERE next_at <= ? AND (state IN (`+activeStates+`) OR dns IN (`+ownedDNS+`))
-		ORDER BY next_at, id LIMIT ?`, sqlrow.UnixNano(now), limit)
+		AND (owner = '' OR lease_until <= ?)
+		ORDER BY next_at, id LIMIT ?`, sqlrow.UnixNano(now), sqlrow.UnixNano(time.Now()), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: work: %w", err)
+	}
+	return out, nil
+}
+
+// Leases implements store.Store.
+func (s *Store) Leases(ctx context.Context) ([]store.Lease, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT owner, account, count(*), min(lease_until) FROM challenges
+		WHERE owner <> '' AND lease_until > ? GROUP BY owner, account ORDER BY owner, account`, sqlrow.UnixNano(time.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: leases: %w", err)
+	}
+	defer rows.Close()
+	out, err := sqlrow.Collect(rows, sqlrow.ScanLease)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: leases: %w", err)
 	}
 	return out, nil
 }
@@ -188,10 +206,16 @@ func (s *Store) Get(ctx context.Context, id int64) (store.Challenge, error) {
 // writes nothing; on success every passed row has its Version bumped and
 // Updated set.
 func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
+	return s.SaveHeld(ctx, rows, "", 0)
+}
+
+// SaveHeld implements store.Store: Save, extending owner's leases.
+func (s *Store) SaveHeld(ctx context.Context, rows []*store.Challenge, owner string, lease time.Duration) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	now := time.Now()
+	until := sqlrow.UnixNano(now.Add(lease))
 	var conflict int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		up, err := tx.PrepareContext(ctx, updateSQL)
@@ -202,7 +226,7 @@ func (s *Store) Save(ctx context.Context, rows []*store.Challenge) error {
 		for _, c := range rows {
 			res, err := up.ExecContext(ctx, sqlrow.UnixNano(c.Expires), c.Ref, c.Backend, c.Zone,
 				string(c.State), string(c.DNS), int64(c.Serial), c.Attempts, sqlrow.UnixNano(c.NextAt), c.Reason,
-				sqlrow.UnixNano(now), c.ID, c.Version)
+				sqlrow.UnixNano(now), owner, until, c.ID, c.Version)
 			if err != nil {
 				return err
 			}

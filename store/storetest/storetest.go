@@ -77,6 +77,7 @@ func Run(t *testing.T, h Harness) {
 		{"RecordStore", testRecordStore},
 		{"ClaimRenewRelease", testClaim},
 		{"ClaimIsFencing", testFencing},
+		{"SaveHeldRenews", testSaveHeld},
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Locks", testLocks},
 		{"Audit", testAudit},
@@ -421,6 +422,42 @@ func testWork(t *testing.T, open Opener) {
 	if len(got) != 6 {
 		t.Fatalf("after backoff: %d rows, want 6", len(got))
 	}
+	// A row under a live lease is its owner's: not returned, and reported
+	// by Leases; once released (or its lease ended) it is due again.
+	first := rows[1].ID
+	if _, err := s.Claim(ctx, []int64{first}, "X", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, []int64{rows[0].ID}, "Y", time.Nanosecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Millisecond)
+	got, _ = s.Work(ctx, now, 0)
+	names = names[:0]
+	for _, c := range got {
+		names = append(names, c.Name)
+	}
+	want = []string{"triggering.example.com", "validated.example.com", "failed-owned.example.com", "later.example.com"}
+	if fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Fatalf("work with first.example.com leased (and later.example.com's lease ended) = %v, want %v", names, want)
+	}
+	leases, err := s.Leases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leases) != 1 || leases[0].Owner != "X" || leases[0].Account != "a" || leases[0].Rows != 1 ||
+		time.Until(leases[0].Until) < 50*time.Minute {
+		t.Fatalf("leases = %+v, want X holding 1 row of a for about an hour", leases)
+	}
+	if err := s.Release(ctx, []int64{first}, "X"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = s.Work(ctx, now, 0); len(got) != 5 {
+		t.Fatalf("after release: %d rows, want 5", len(got))
+	}
+	if leases, _ := s.Leases(ctx); len(leases) != 0 {
+		t.Fatalf("leases after release = %+v, want none", leases)
+	}
 }
 
 func testHolders(t *testing.T, open Opener) {
@@ -693,6 +730,53 @@ func testFencing(t *testing.T, open Opener) {
 	}
 	if cur, _ := a.Get(ctx, c.ID); cur.State != store.Published || cur.Owner != "B" {
 		t.Fatalf("row after the stalled owner's save: %+v", cur)
+	}
+}
+
+// testSaveHeld: SaveHeld extends the lease of the owner that holds the row
+// (by the store's clock) and saves like Save; it neither gives a lease to
+// a row the owner does not hold nor shortens one; a row another owner
+// claimed meanwhile is a conflict, as with Save.
+func testSaveHeld(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	mine, free := ptr(Row("a", "1", "x.example.com", "1")), ptr(Row("a", "2", "y.example.com", "2"))
+	if err := s.Insert(ctx, []*store.Challenge{mine, free}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Claim(ctx, []int64{mine.ID}, "A", time.Second)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v, %v", got, err)
+	}
+	held := got[0]
+	held.State = store.Published
+	fr, _ := s.Get(ctx, free.ID)
+	fr.State = store.Published
+	if err := s.SaveHeld(ctx, []*store.Challenge{&held, &fr}, "A", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := s.Get(ctx, mine.ID)
+	if cur.State != store.Published || cur.Owner != "A" || time.Until(cur.LeaseUntil) < 50*time.Minute {
+		t.Fatalf("held row after SaveHeld: state %s owner %q lease until %s (want about an hour ahead)", cur.State, cur.Owner, cur.LeaseUntil)
+	}
+	if cur, _ := s.Get(ctx, free.ID); cur.State != store.Published || cur.Owner != "" || !cur.LeaseUntil.IsZero() && cur.LeaseUntil.After(time.Now()) {
+		t.Fatalf("free row after SaveHeld: state %s owner %q lease until %s (want saved, no lease)", cur.State, cur.Owner, cur.LeaseUntil)
+	}
+	until := cur.LeaseUntil
+	if err := s.SaveHeld(ctx, []*store.Challenge{&held}, "A", time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := s.Get(ctx, mine.ID); cur.LeaseUntil.Before(until.Add(-time.Second)) {
+		t.Fatalf("a shorter SaveHeld shortened the lease: %s, was %s", cur.LeaseUntil, until)
+	}
+	if err := s.Expire(ctx, "A"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, []int64{mine.ID}, "B", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveHeld(ctx, []*store.Challenge{&held}, "A", time.Hour); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("SaveHeld of a row another owner claimed: %v, want ErrConflict", err)
 	}
 }
 

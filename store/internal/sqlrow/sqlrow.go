@@ -163,3 +163,13 @@ func ScanRecord(sc Scanner) (dnspublish.Record, error) {
 	r.Type, r.TTL = dnspublish.Type(typ), uint32(ttl)
 	return r, err
 }
+
+// ScanLease reads a leases aggregate (owner, account, count, min
+// lease_until).
+func ScanLease(sc Scanner) (store.Lease, error) {
+	var l store.Lease
+	var until int64
+	err := sc.Scan(&l.Owner, &l.Account, &l.Rows, &until)
+	l.Until = FromUnixNano(until)
+	return l, err
+}
