@@ -156,7 +156,7 @@ func TestStaleBatchNotSent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stale, err := a.publish(ctx, be, zone, rows)
+		stale, err := a.publish(ctx, be, zoneRows{zone: rows})
 		if err != nil || len(stale) != len(rows) || stale[0].DNS != store.DNSAdding {
 			t.Fatalf("first publish by a: %d rows saved, dns %s, %v", len(stale), stale[0].DNS, err)
 		}
@@ -165,7 +165,7 @@ func TestStaleBatchNotSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		finishedByB(t, ctx, e, st, ids)
-		saved, err := a.publish(ctx, be, zone, stale) // a wakes up
+		saved, err := a.publish(ctx, be, zoneRows{zone: stale}) // a wakes up
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +195,7 @@ func TestStaleBatchNotSent(t *testing.T) {
 		}
 		done := make(chan res, 1)
 		go func() {
-			saved, err := a.publish(ctx, be, zone, rows)
+			saved, err := a.publish(ctx, be, zoneRows{zone: rows})
 			done <- res{saved, err}
 		}()
 		select {
@@ -246,7 +246,7 @@ func TestStaleBatchNotSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		finishedByB(t, ctx, e, st, ids)
-		saved, err := a.remove(ctx, be, zone, rows) // a wakes up
+		saved, err := a.remove(ctx, be, zoneRows{zone: rows}) // a wakes up
 		if err != nil {
 			t.Fatal(err)
 		}

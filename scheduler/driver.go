@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/dcvd/dcvd/store"
@@ -18,17 +19,21 @@ type driver struct {
 	once     bool
 	inflight map[int64]bool
 	ready    map[int64]*store.Challenge
-	seen     map[int64]store.Challenge // once: every row touched, for the Summary
-	done     chan result
-	sem      chan struct{}
-	running  int
-	held     map[int64]time.Time // removals held back to form larger batches
-	fetched  time.Time
-	every    time.Duration // fetch interval: Fetch, or longer when a fetch is slow
-	storeErr error
-	leased   map[int64]bool // rows this process holds the lease on (leases.go)
-	unlease  []int64        // leases to release at the next fetch
-	renewed  time.Time
+	seen     map[int64]store.Challenge // once: every unfinished or failed row touched, for the Summary
+	cleaned  map[int64]struct{}        // once: rows touched that ended cleaned (counted only)
+	// unmanaged is how many rows of accounts this engine does not drive
+	// the last fetch read.
+	unmanaged int
+	done      chan result
+	sem       chan struct{}
+	running   int
+	held      map[int64]time.Time // removals held back to form larger batches
+	fetched   time.Time
+	every     time.Duration // fetch interval: Fetch, or longer when a fetch is slow
+	storeErr  error
+	leased    map[int64]bool // rows this process holds the lease on (leases.go)
+	unlease   []int64        // leases to release at the next fetch
+	renewed   time.Time
 }
 
 // storePause is how long the daemon waits after the store failed before it
@@ -55,6 +60,7 @@ func newDriver(e *Engine, once bool) *driver {
 	}
 	if once {
 		d.seen = map[int64]store.Challenge{}
+		d.cleaned = map[int64]struct{}{}
 	}
 	return d
 }
@@ -140,59 +146,46 @@ func (d *driver) sleep(ctx context.Context, wait time.Duration, wake <-chan stru
 	}
 }
 
-// fetch reads due rows from the store and claims them into ready (rows in
-// flight are skipped, the step's result is newer; so are rows another
-// process holds the lease on).
+// fetch reads due rows no process holds from the store and claims them
+// into ready: at most as many as the claim window has room for (rows this
+// process works on move from step to step in memory, and rows another
+// process holds are its own).
 func (d *driver) fetch(ctx context.Context, now time.Time) {
 	d.flushRelease(ctx)
-	rows, err := d.e.st.Work(ctx, now, d.e.cfg.WorkLimit)
-	// Rows move from step to step in memory; the store is re-read only for
-	// new, backed-off or foreign changes. Keep that under a tenth of the
-	// loop's time however large the table.
+	room := d.e.cfg.ClaimWindow - len(d.leased)
+	if room <= 0 {
+		d.fetched = time.Now()
+		return
+	}
+	// Rows of accounts this engine does not drive come back on every read
+	// (oldest first): read that many more so they cannot crowd out the
+	// rest.
+	rows, err := d.e.st.Work(ctx, now, min(room+d.unmanaged, d.e.cfg.WorkLimit))
+	// The store is re-read only for new, backed-off or foreign changes.
+	// Keep that under a tenth of the loop's time however large the table.
 	d.fetched = time.Now()
 	d.every = max(d.e.cfg.Fetch, 10*d.fetched.Sub(now))
 	if err != nil {
 		if ctx.Err() == nil {
 			d.e.log.Error("reading work from the store failed", "err", err)
-			d.storeErr = err
+			d.storeErr = fmt.Errorf("%w: %w", errStore, err)
 		}
 		return
 	}
 	var want []int64
-	reaped := map[string]bool{}
+	d.unmanaged = 0
 	for i := range rows {
 		c := &rows[i]
-		if d.inflight[c.ID] || !d.e.managed(c) {
+		if !d.e.managed(c) {
+			d.unmanaged++
 			continue
 		}
-		if c.LeasedBy(d.e.cfg.Owner, now) {
-			if _, tried := reaped[c.Owner]; !tried {
-				reaped[c.Owner] = d.e.reap(ctx, c.Owner)
-			}
-			if !reaped[c.Owner] {
-				continue
-			}
-		}
-		if old, ok := d.ready[c.ID]; ok && old.Version >= c.Version {
+		if d.inflight[c.ID] || d.leased[c.ID] || len(want) >= room {
 			continue
 		}
 		want = append(want, c.ID)
 	}
-	// Rows held already are renewed by the claim, not added; new ones only
-	// while the window has room (the rest stay due for the next fetch, or
-	// for another instance).
-	room := d.e.cfg.ClaimWindow - len(d.leased)
-	n := 0
-	for _, id := range want {
-		if d.leased[id] || room > 0 {
-			if !d.leased[id] {
-				room--
-			}
-			want[n] = id
-			n++
-		}
-	}
-	claimed := d.claimFetched(ctx, want[:n])
+	claimed := d.claimFetched(ctx, want)
 	for i := range claimed {
 		c := &claimed[i]
 		d.ready[c.ID] = c
@@ -201,55 +194,79 @@ func (d *driver) fetch(ctx context.Context, now time.Time) {
 }
 
 // nextDue returns when the next managed row is due, if one is due within
-// Linger (once) or within a minute (daemon).
+// Linger (once) or within a minute (daemon): the first free row whose
+// backoff ends, or the first lease another process holds on a row of an
+// account this engine drives (a one-shot run waits for it: taken over if
+// that process died).
 func (d *driver) nextDue(ctx context.Context) (time.Time, bool) {
 	horizon := d.e.cfg.Linger
 	if !d.once {
 		horizon = time.Minute
 	}
-	rows, err := d.e.st.Work(ctx, time.Now().Add(horizon), d.e.cfg.WorkLimit)
+	d.flushRelease(ctx) // rows let go of are free, and due later
+	now := time.Now()
+	rows, err := d.e.st.Work(ctx, now.Add(horizon), min(nextDueRows+d.unmanaged, d.e.cfg.WorkLimit))
+	var leases []store.Lease
+	if err == nil {
+		leases, err = d.e.st.Leases(ctx)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			d.e.log.Error("reading work from the store failed", "err", err)
-			d.storeErr = err
+			d.storeErr = fmt.Errorf("%w: %w", errStore, err)
 		}
 		return time.Time{}, false
 	}
-	// A row another process holds is due when its lease ends (it is taken
-	// over then if that process died).
-	now := time.Now()
 	var (
 		next  time.Time
 		found bool
 	)
 	for i := range rows {
 		c := &rows[i]
-		if !d.e.managed(c) || d.inflight[c.ID] {
+		if !d.e.managed(c) || d.inflight[c.ID] || d.leased[c.ID] {
 			continue
 		}
-		due := c.NextAt
-		if c.LeasedBy(d.e.cfg.Owner, now) {
-			// A one-shot run waits up to one Lease for rows a killed
-			// process held (a live one holds a row only while working
-			// on it, so its leases end soon too).
-			if c.LeaseUntil.After(now.Add(horizon + d.e.cfg.Lease)) {
-				continue
-			}
-			due = c.LeaseUntil
-		} else {
-			d.note(c)
+		d.note(c)
+		if !found || c.NextAt.Before(next) {
+			next, found = c.NextAt, true
 		}
-		if !found || due.Before(next) {
-			next, found = due, true
+	}
+	for _, l := range leases {
+		if _, ok := d.e.accounts[l.Account]; !ok || l.Owner == d.e.cfg.Owner {
+			continue
+		}
+		// A live process holds a row only while working on it, so its
+		// leases end soon too; one renewed past the horizon is not waited
+		// for.
+		if l.Until.After(now.Add(horizon + d.e.cfg.Lease)) {
+			continue
+		}
+		if !found || l.Until.Before(next) {
+			next, found = l.Until, true
 		}
 	}
 	return next, found
 }
 
+// nextDueRows is how many free rows nextDue reads: the earliest due is
+// among the first (they come oldest first); the rest are counted for a
+// one-shot run's summary.
+const nextDueRows = 1000
+
+// note keeps what a one-shot run's Summary needs of a row: a copy while it
+// is unfinished or failed, only a count once it is cleaned.
 func (d *driver) note(c *store.Challenge) {
-	if d.seen != nil {
-		d.seen[c.ID] = *c
+	if d.seen == nil {
+		return
 	}
+	if c.State == store.Cleaned && !c.DNS.Owned() {
+		if _, ok := d.cleaned[c.ID]; !ok {
+			d.cleaned[c.ID] = struct{}{}
+			delete(d.seen, c.ID)
+		}
+		return
+	}
+	d.seen[c.ID] = *c
 }
 
 // finish takes a step's result back into the loop.
@@ -367,11 +384,13 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 			return e.commit(ctx, &immediate)
 		})
 	}
-	for k, rows := range publish {
-		b := e.backends[k.backend]
-		d.spawn(ctx, "publish "+k.zone, rows, func(ctx context.Context) ([]*store.Challenge, error) {
-			return e.publish(ctx, b, k.zone, rows)
-		})
+	for name, chunk := range byBackend(publish) {
+		b := e.backends[name]
+		for _, zones := range chunk {
+			d.spawn(ctx, "publish "+name, zones.rows(), func(ctx context.Context) ([]*store.Challenge, error) {
+				return e.publish(ctx, b, zones)
+			})
+		}
 	}
 	for start := 0; start < len(verify); start += e.cfg.VerifyBatch {
 		rows := verify[start:min(start+e.cfg.VerifyBatch, len(verify))]
@@ -382,23 +401,70 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 	d.spawnOrders(ctx, submit, caSubmit)
 	d.spawnOrders(ctx, confirm, caConfirm)
 	d.spawnOrders(ctx, poll, caPoll)
-	for k, rows := range remove {
-		if d.hold(rows, now) {
-			continue
+	for name, chunk := range byBackend(remove) {
+		b := e.backends[name]
+		for _, zones := range chunk {
+			rows := zones.rows()
+			if d.hold(rows, now) {
+				continue
+			}
+			d.spawn(ctx, "remove "+name, rows, func(ctx context.Context) ([]*store.Challenge, error) {
+				return e.remove(ctx, b, zones)
+			})
 		}
-		b := e.backends[k.backend]
-		d.spawn(ctx, "remove "+k.zone, rows, func(ctx context.Context) ([]*store.Challenge, error) {
-			return e.remove(ctx, b, k.zone, rows)
-		})
 	}
 }
 
-// Removal batching: while other steps are running, a zone's validated rows
-// arrive a few at a time (one submit batch spans many zones). Holding them
-// back for up to holdFor, until holdBatch of them are due, turns many small
-// RFC 2136 updates and store transactions into a few large ones.
+// stepRows is about the most rows one publish or remove step takes: its
+// zones are written concurrently, and its intents and outcomes are saved in
+// one transaction each.
+const stepRows = 2000
+
+// zoneRows is the rows of one backend's step, by zone.
+type zoneRows map[string][]*store.Challenge
+
+func (z zoneRows) rows() []*store.Challenge {
+	var out []*store.Challenge
+	for _, rs := range z {
+		out = append(out, rs...)
+	}
+	return out
+}
+
+// byBackend splits rows grouped by (backend, zone) into steps per backend
+// of whole zones, about stepRows rows each.
+func byBackend(m map[zoneKey][]*store.Challenge) map[string][]zoneRows {
+	keys := make([]zoneKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].backend != keys[j].backend {
+			return keys[i].backend < keys[j].backend
+		}
+		return keys[i].zone < keys[j].zone
+	})
+	out := map[string][]zoneRows{}
+	n := map[string]int{}
+	for _, k := range keys {
+		steps := out[k.backend]
+		if len(steps) == 0 || n[k.backend] >= stepRows {
+			steps = append(steps, zoneRows{})
+			out[k.backend] = steps
+			n[k.backend] = 0
+		}
+		steps[len(steps)-1][k.zone] = m[k]
+		n[k.backend] += len(m[k])
+	}
+	return out
+}
+
+// Removal batching: while other steps are running, validated rows arrive a
+// few at a time (one submit batch spans a few orders). Holding them back for
+// up to holdFor, until holdBatch of them are due, turns many small RFC 2136
+// updates and store transactions into a few large ones.
 const (
-	holdBatch = 100
+	holdBatch = 500
 	holdFor   = time.Second
 )
 

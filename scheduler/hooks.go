@@ -67,14 +67,16 @@ func (e *Engine) Publish(ctx context.Context, rows []*store.Challenge) error {
 	if _, err := e.commit(ctx, &failed); err != nil {
 		errs = append(errs, err)
 	}
-	for k, rs := range groups {
-		if _, err := e.publish(ctx, e.backends[k.backend], k.zone, rs); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, c := range rs {
-			if c.DNS != store.DNSPresent && c.DNS != store.DNSForeign {
-				errs = append(errs, fmt.Errorf("%s", c.Reason))
+	for name, steps := range byBackend(groups) {
+		for _, zones := range steps {
+			if _, err := e.publish(ctx, e.backends[name], zones); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for _, c := range zones.rows() {
+				if c.DNS != store.DNSPresent && c.DNS != store.DNSForeign {
+					errs = append(errs, fmt.Errorf("%s", c.Reason))
+				}
 			}
 		}
 	}
@@ -135,14 +137,16 @@ func (e *Engine) Unpublish(ctx context.Context, rows []*store.Challenge) error {
 	if _, err := e.commit(ctx, &done); err != nil {
 		errs = append(errs, err)
 	}
-	for k, rs := range groups {
-		if _, err := e.remove(ctx, e.backends[k.backend], k.zone, rs); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, c := range rs {
-			if c.DNS != store.DNSRemoved {
-				errs = append(errs, fmt.Errorf("unpublish %s: %s", c.Record, c.Reason))
+	for name, steps := range byBackend(groups) {
+		for _, zones := range steps {
+			if _, err := e.remove(ctx, e.backends[name], zones); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for _, c := range zones.rows() {
+				if c.DNS != store.DNSRemoved {
+					errs = append(errs, fmt.Errorf("unpublish %s: %s", c.Record, c.Reason))
+				}
 			}
 		}
 	}
@@ -218,14 +222,20 @@ func (e *Engine) Cleanup(ctx context.Context, olderThan time.Duration) (int, err
 			groups[k] = kept
 		}
 	}
-	n := 0
 	for k, rs := range groups {
 		if len(rs) == 0 {
-			continue
+			delete(groups, k)
 		}
-		saved, err := e.remove(ctx, e.backends[k.backend], k.zone, rs)
-		if err != nil {
-			errs = append(errs, err)
+	}
+	n := 0
+	for name, steps := range byBackend(groups) {
+		var saved []*store.Challenge
+		for _, zones := range steps {
+			s, err := e.remove(ctx, e.backends[name], zones)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			saved = append(saved, s...)
 		}
 		for _, c := range saved {
 			if c.DNS == store.DNSRemoved {

@@ -200,7 +200,7 @@ func (d *driver) claimFetched(ctx context.Context, ids []int64) []store.Challeng
 	if err != nil {
 		if ctx.Err() == nil {
 			d.e.log.Error("claiming work failed", "err", err)
-			d.storeErr = err
+			d.storeErr = fmt.Errorf("%w: %w", errStore, err)
 		}
 		return nil
 	}
@@ -234,6 +234,7 @@ func (d *driver) renew(ctx context.Context, now time.Time) {
 		return
 	}
 	d.renewed = now
+	d.reapDead(ctx)
 	if len(d.leased) == 0 {
 		return
 	}
@@ -252,6 +253,31 @@ func (d *driver) renew(ctx context.Context, now time.Time) {
 		d.e.log.Warn("lease lost: another process took the row over", "id", id)
 		delete(d.leased, id)
 		delete(d.ready, id)
+	}
+}
+
+// reapDead takes over at once the rows of local dcvd processes that are
+// gone (store.Local): their leases would otherwise hold the rows for up to
+// one Lease. It runs at the loop's start and with every renewal.
+func (d *driver) reapDead(ctx context.Context) {
+	if l, ok := d.e.st.(store.Local); !ok || !l.Local() {
+		return
+	}
+	leases, err := d.e.st.Leases(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.e.log.Warn("reading leases failed", "err", err)
+		}
+		return
+	}
+	tried := map[string]bool{}
+	for _, l := range leases {
+		if l.Owner != d.e.cfg.Owner && !tried[l.Owner] {
+			tried[l.Owner] = true
+			if d.e.reap(ctx, l.Owner) {
+				d.fetched = time.Time{} // their rows are due now
+			}
+		}
 	}
 }
 

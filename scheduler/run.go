@@ -41,6 +41,8 @@ func (e *Engine) RunOnce(ctx context.Context) (Summary, error) {
 	}
 	rows = append(rows, refused...)
 	sum := summarize(rows, errs)
+	sum.ByState[store.Cleaned] += len(d.cleaned)
+	sum.Total += len(d.cleaned)
 	sum.Interrupted = ctx.Err() != nil
 	if d.storeErr != nil {
 		return sum, fmt.Errorf("scheduler: %w", d.storeErr)

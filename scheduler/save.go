@@ -38,7 +38,8 @@ var errStore = errors.New("store")
 // step whose side effect happened records it even when the run is ending.
 const saveTimeout = 30 * time.Second
 
-// commit saves b in one transaction. When another process changed one of
+// commit saves b in one transaction, extending this engine's leases on the
+// rows (store.Store.SaveHeld: a save is also a renewal). When another process changed one of
 // the rows (store.ErrConflict), the rows are saved one by one and the
 // conflicting ones are dropped: the other process's state wins and the row
 // is re-read later. It returns the rows that were saved.
@@ -48,7 +49,7 @@ func (e *Engine) commit(ctx context.Context, b *batch) ([]*store.Challenge, erro
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
-	err := e.st.Save(ctx, b.rows)
+	err := e.st.SaveHeld(ctx, b.rows, e.cfg.Owner, e.cfg.Lease)
 	if err == nil {
 		e.logChanges(b.rows, b.prev)
 		return b.rows, nil
@@ -60,7 +61,7 @@ func (e *Engine) commit(ctx context.Context, b *batch) ([]*store.Challenge, erro
 	var saved []*store.Challenge
 	var prev []snap
 	for i, c := range b.rows {
-		err := e.st.Save(ctx, []*store.Challenge{c})
+		err := e.st.SaveHeld(ctx, []*store.Challenge{c}, e.cfg.Owner, e.cfg.Lease)
 		switch {
 		case err == nil:
 			saved = append(saved, c)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dcvd/dcvd/dnspublish"
@@ -33,151 +35,213 @@ func uniqueRecords(rows []*store.Challenge) []dnspublish.Record {
 	return out
 }
 
-// publish adds the records of Discovered rows routed to (b, zone). The add
-// intent (DNS=adding, Backend, Zone) is stored before the backend is called.
+// zoneParallel bounds how many zones one publish or remove step writes to
+// at once.
+const zoneParallel = 8
+
+// eachZone calls fn for each zone, at most zoneParallel at once, and
+// returns when all are done.
+func eachZone(zones []string, fn func(i int, zone string)) {
+	sem := make(chan struct{}, zoneParallel)
+	var wg sync.WaitGroup
+	for i, z := range zones {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i, z)
+		}()
+	}
+	wg.Wait()
+}
+
+// sortedZones returns the zones of byZone, sorted.
+func sortedZones(byZone map[string][]*store.Challenge) []string {
+	out := make([]string, 0, len(byZone))
+	for z := range byZone {
+		out = append(out, z)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// publish adds the records of Discovered rows routed to backend b, zone by
+// zone (byZone). The add intents (DNS=adding, Backend, Zone) of every zone
+// are stored in one transaction before the backend is called; then the
+// zones are written concurrently, and their outcomes saved in one
+// transaction: a step over a thousand zones costs two saves, not two
+// thousand.
 //
-// The batch is claimed as a unit: just before the intent is saved, the
-// leases of its rows are renewed (held) and the rows another process took
-// over are left out; the intent save checks every row's fencing token
-// (Version), also of rows whose intent was stored before (saved unchanged),
-// and only the rows it saved are sent to the backend.
-func (e *Engine) publish(ctx context.Context, b *backend, zone string, rows []*store.Challenge) ([]*store.Challenge, error) {
+// The batch is claimed as a unit: the intent save checks every row's
+// fencing token (Version), also of rows whose intent was stored before
+// (saved unchanged), and renews the leases of the rows it saves
+// (SaveHeld); rows another process took over are dropped there, and only
+// the rows it saved are sent to the backend.
+func (e *Engine) publish(ctx context.Context, b *backend, byZone map[string][]*store.Challenge) ([]*store.Challenge, error) {
+	ctx, audit := store.WithAuditBuffer(ctx)
+	defer audit.Flush(context.WithoutCancel(ctx))
+	zones := sortedZones(byZone)
+	zoneOf := map[*store.Challenge]string{}
+	fresh := map[string][]*store.Challenge{}
+	var again []*store.Challenge
+	for _, zone := range zones {
+		for _, c := range byZone[zone] {
+			zoneOf[c] = zone
+			if c.DNS == store.DNSAdding || c.DNS == store.DNSPresent {
+				again = append(again, c) // intent already stored (retry, or resuming after a crash)
+				continue
+			}
+			fresh[zone] = append(fresh[zone], c)
+		}
+	}
+	foreign, probeErr, err := e.foreign(ctx, b, fresh)
+	if err != nil {
+		return nil, err
+	}
 	var intent batch
-	var again, fresh, done []*store.Challenge
-	for _, c := range rows {
-		if c.DNS == store.DNSAdding || c.DNS == store.DNSPresent {
-			again = append(again, c) // intent already stored (retry, or resuming after a crash)
-			continue
-		}
-		fresh = append(fresh, c)
+	now := time.Now()
+	for _, c := range again {
+		intent.add(c) // saved as it is: the save checks its fence
 	}
-	foreign, err := e.foreign(ctx, b, zone, fresh)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	for _, zone := range zones {
+		for _, c := range fresh[zone] {
+			intent.add(c)
+			if err := probeErr[zone]; err != nil {
+				e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err))
+				continue
+			}
+			c.Backend, c.Zone = b.pub.Name(), zone
+			if foreign[c.Record.Key()] {
+				// Someone else's value: nothing to add, and never removed.
+				c.DNS = store.DNSForeign
+				advance(c, store.Published)
+				continue
+			}
+			c.DNS = store.DNSAdding
 		}
-		now := time.Now()
-		var out batch
-		for _, c := range fresh {
-			out.add(c)
-			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err))
-		}
-		retried, _ := e.commit(ctx, &out)
-		done = retried
-		fresh = nil
-	}
-	unit, err := e.held(ctx, "publish", append(again, fresh...))
-	if err != nil {
-		return done, err
-	}
-	for _, c := range unit {
-		intent.add(c)
-		if c.DNS == store.DNSAdding || c.DNS == store.DNSPresent {
-			continue // saved as it is: the save checks its fence
-		}
-		c.Backend, c.Zone = b.pub.Name(), zone
-		if foreign[c.Record.Key()] {
-			// Someone else's value: nothing to add, and never removed.
-			c.DNS = store.DNSForeign
-			advance(c, store.Published)
-			continue
-		}
-		c.DNS = store.DNSAdding
 	}
 	saved, err := e.commit(ctx, &intent)
 	if err != nil {
 		return nil, fmt.Errorf("add intent: %w", err)
 	}
-	var ready []*store.Challenge
+	var done []*store.Challenge
+	ready := map[string][]*store.Challenge{}
 	for _, c := range saved {
-		if c.DNS == store.DNSForeign {
-			done = append(done, c)
+		if c.DNS == store.DNSAdding || c.DNS == store.DNSPresent {
+			ready[zoneOf[c]] = append(ready[zoneOf[c]], c)
 		} else {
-			ready = append(ready, c)
+			done = append(done, c) // foreign, or a failed probe's retry
 		}
 	}
 	if len(ready) == 0 {
 		return done, nil
 	}
 	e.faultAt(faultPublishIntent)
-	res, err := e.write(ctx, b, zone, ready, true)
-	if err != nil && ctx.Err() != nil {
+	rz := sortedZones(ready)
+	results := make([]dnspublish.Result, len(rz))
+	errs := make([]error, len(rz))
+	eachZone(rz, func(i int, zone string) {
+		results[i], errs[i] = e.write(ctx, b, zone, ready[zone], true)
+	})
+	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
 	e.faultAt(faultPublishWritten)
-	now := time.Now()
-	var partial *dnspublish.PartialError
-	if !errors.As(err, &partial) {
-		partial = nil
-	}
+	audit.Flush(ctx)
+	now = time.Now()
 	var out batch
-	for _, c := range ready {
-		out.add(c)
-		switch {
-		case partial != nil && partial.Failed[c.Record.Key()] != nil:
-			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, partial.Failed[c.Record.Key()]))
-			continue
-		case partial == nil && err != nil:
-			e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err))
-			continue
+	for i, zone := range rz {
+		err := errs[i]
+		var partial *dnspublish.PartialError
+		if !errors.As(err, &partial) {
+			partial = nil
 		}
-		c.DNS, c.Serial = store.DNSPresent, res.Serial
-		advance(c, store.Published)
+		for _, c := range ready[zone] {
+			out.add(c)
+			switch {
+			case partial != nil && partial.Failed[c.Record.Key()] != nil:
+				e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, partial.Failed[c.Record.Key()]))
+				continue
+			case partial == nil && err != nil:
+				e.retry(c, now, fmt.Sprintf("publish to %s (zone %s): %v", b.pub.Name(), zone, err))
+				continue
+			}
+			c.DNS, c.Serial = store.DNSPresent, results[i].Serial
+			advance(c, store.Published)
+		}
 	}
-	saved, err = e.commit(ctx, &out)
-	if err == nil && len(saved) < len(ready) {
-		e.reconcile(ctx, b, zone, ready, saved)
+	written, err := e.commit(ctx, &out)
+	if err == nil && len(written) < out.len() {
+		for _, zone := range rz {
+			e.reconcile(ctx, b, zone, ready[zone], written)
+		}
 	}
-	return append(done, saved...), err
+	return append(done, written...), err
 }
 
-// foreign returns the keys of rows' records whose value is already in the
-// zone without any row of dcvd holding it: someone else put it there. Only
-// backends that implement dnspublish.Prober can tell; for the others every
-// value counts as dcvd's own. A value another row holds (adding or present)
-// is dcvd's, whatever the zone says.
-func (e *Engine) foreign(ctx context.Context, b *backend, zone string, rows []*store.Challenge) (map[string]bool, error) {
+// foreign returns the keys of the fresh rows' records whose value is
+// already in the zone without any row of dcvd holding it: someone else put
+// it there. Only backends that implement dnspublish.Prober can tell; for
+// the others every value counts as dcvd's own. A value another row holds
+// (adding or present) is dcvd's, whatever the zone says. One store query
+// covers every zone; the zones are probed concurrently, and a zone whose
+// probe failed is in probeErr (its rows are retried later). err is a store
+// failure, or ctx's.
+func (e *Engine) foreign(ctx context.Context, b *backend, fresh map[string][]*store.Challenge) (keys map[string]bool, probeErr map[string]error, err error) {
 	pr, ok := b.pub.(dnspublish.Prober)
-	if !ok || len(rows) == 0 {
-		return nil, nil
+	if !ok || len(fresh) == 0 {
+		return nil, nil, nil
 	}
-	recs := uniqueRecords(rows)
-	keys := make([]string, len(recs))
+	var all []*store.Challenge
+	for _, rows := range fresh {
+		all = append(all, rows...)
+	}
+	recs := uniqueRecords(all)
+	ks := make([]string, len(recs))
 	for i, r := range recs {
-		keys[i] = r.Key()
+		ks[i] = r.Key()
 	}
-	ids := make([]int64, len(rows))
-	for i, c := range rows {
-		ids[i] = c.ID
-	}
-	held, err := e.st.Holders(ctx, keys, ids)
+	held, err := e.st.Holders(ctx, ks, rowIDs(all))
 	if err != nil {
-		return nil, fmt.Errorf("%w: holders: %w", errStore, err)
+		return nil, nil, fmt.Errorf("%w: holders: %w", errStore, err)
 	}
-	var ask []dnspublish.Record
-	for _, r := range recs {
-		if held[r.Key()] == 0 {
-			ask = append(ask, r)
+	ask := map[string][]dnspublish.Record{}
+	for zone, rows := range fresh {
+		for _, r := range uniqueRecords(rows) {
+			if held[r.Key()] == 0 {
+				ask[zone] = append(ask[zone], r)
+			}
 		}
 	}
-	if len(ask) == 0 {
-		return nil, nil
+	zones := make([]string, 0, len(ask))
+	for z := range ask {
+		zones = append(zones, z)
 	}
-	if err := b.limit.Wait(ctx); err != nil {
-		return nil, err
+	sort.Strings(zones)
+	present := make([][]bool, len(zones))
+	errs := make([]error, len(zones))
+	eachZone(zones, func(i int, zone string) {
+		if errs[i] = b.limit.Wait(ctx); errs[i] == nil {
+			present[i], errs[i] = pr.Present(ctx, zone, ask[zone])
+		}
+	})
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
 	}
-	present, err := pr.Present(ctx, zone, ask)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	for i, r := range ask {
-		if i < len(present) && present[i] {
-			out[r.Key()] = true
-			e.log.Info("value already in the zone, not dcvd's: it is neither added nor removed", "record", r.String(), "backend", b.pub.Name())
+	keys, probeErr = map[string]bool{}, map[string]error{}
+	for i, zone := range zones {
+		if errs[i] != nil {
+			probeErr[zone] = errs[i]
+			continue
+		}
+		for j, r := range ask[zone] {
+			if j < len(present[i]) && present[i][j] {
+				keys[r.Key()] = true
+				e.log.Info("value already in the zone, not dcvd's: it is neither added nor removed", "record", r.String(), "backend", b.pub.Name())
+			}
 		}
 	}
-	return out, nil
+	return keys, probeErr, nil
 }
 
 // write calls the backend's Add or Remove for rows' records, rate limited.
@@ -215,18 +279,17 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 		}
 	}
 	// Only rows still leased here are written again, claimed as a unit
-	// like publish's batch: leases renewed, then the rows saved unchanged
-	// (their add intent is their DNS state) so that the save checks
-	// their fence.
-	again, err := e.held(ctx, "verify", again)
-	if err != nil {
-		return nil, err
-	}
+	// like publish's batch: the rows are saved unchanged (their add intent
+	// is their DNS state), which checks their fence and renews their
+	// leases.
+	ctx, audit := store.WithAuditBuffer(ctx)
+	defer audit.Flush(context.WithoutCancel(ctx))
 	var fence batch
 	for _, c := range again {
 		fence.add(c)
 	}
-	if again, err = e.commit(ctx, &fence); err != nil {
+	again, err := e.commit(ctx, &fence)
+	if err != nil {
 		return nil, err
 	}
 	republish := map[[2]string][]*store.Challenge{}
@@ -257,6 +320,7 @@ func (e *Engine) verify(ctx context.Context, rows []*store.Challenge) ([]*store.
 		}
 		o.Verified(ctx, rows, reports)
 	}
+	audit.Flush(ctx)
 	now := time.Now()
 	var out batch
 	for i, c := range rows {
@@ -325,28 +389,54 @@ func (s caStep) String() string {
 // process to claim them (confirm), never asked again blindly. A check that
 // failed without saying whether it acted stays in doubt the same way.
 func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Challenge, how caStep) ([]*store.Challenge, error) {
+	ctx, audit := store.WithAuditBuffer(ctx)
+	defer audit.Flush(context.WithoutCancel(ctx))
 	var (
 		out     batch // outcomes not saved yet
-		done    []*store.Challenge
 		stop    error
 		renewed time.Time
 		kept    map[*store.Challenge]bool
 	)
+	if how == caSubmit {
+		// Every order's intent in one save, which fences the rows and
+		// renews their leases; rows taken over meanwhile are not sent.
+		var intent batch
+		for _, rows := range orders {
+			for _, c := range rows {
+				intent.add(c)
+				c.State, c.NextAt = store.Triggering, time.Time{}
+				c.Reason = fmt.Sprintf("asking the CA to check (attempt %d)", c.Attempts+1)
+			}
+		}
+		saved, err := e.commit(ctx, &intent)
+		if err != nil {
+			return nil, err
+		}
+		renewed, kept = time.Now(), make(map[*store.Challenge]bool, len(saved))
+		for _, c := range saved {
+			kept[c] = true
+		}
+	}
 	for n, rows := range orders {
 		order := rows[0].Order
 		if how == caSubmit {
-			// The leases of the rows still to check are renewed before
-			// the first check and again whenever a tenth of the Lease has
-			// passed: every check goes out with 90% of its lease ahead.
+			// The leases of the rows still to check are renewed again
+			// whenever a tenth of the Lease has passed: every check goes
+			// out with 90% of its lease ahead.
 			if time.Since(renewed) > e.cfg.Lease/10 {
 				var rest []*store.Challenge
 				for _, o := range orders[n:] {
-					rest = append(rest, o...)
+					for _, c := range o {
+						if kept[c] {
+							rest = append(rest, c)
+						}
+					}
 				}
 				held, err := e.held(ctx, "check", rest)
 				if err != nil {
+					audit.Flush(ctx)
 					saved, _ := e.commit(ctx, &out)
-					return append(done, saved...), err
+					return saved, err
 				}
 				renewed, kept = time.Now(), make(map[*store.Challenge]bool, len(held))
 				for _, c := range held {
@@ -359,36 +449,10 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 					mine = append(mine, c)
 				}
 			}
-			rows = mine
-			answered := out.len()
-			for _, c := range rows {
-				out.add(c)
-				c.State, c.NextAt = store.Triggering, time.Time{}
-				c.Reason = fmt.Sprintf("asking the CA to check (attempt %d)", c.Attempts+1)
-			}
-			saved, err := e.commit(ctx, &out)
-			if err != nil {
-				return done, err
-			}
-			// The rows saved: the previous order's outcomes, then this
-			// order's intents (a row taken over meanwhile is not sent).
-			intent := map[*store.Challenge]bool{}
-			for _, c := range out.rows[answered:] {
-				intent[c] = true
-			}
-			var send []*store.Challenge
-			for _, c := range saved {
-				if intent[c] {
-					send = append(send, c)
-				} else {
-					done = append(done, c)
-				}
-			}
-			out = batch{}
-			if len(send) == 0 {
+			if len(mine) == 0 {
 				continue
 			}
-			rows = send
+			rows = mine
 		}
 		var (
 			outs []providers.Outcome
@@ -442,12 +506,26 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 			}
 		}
 	}
+	audit.Flush(ctx)
+	sent := make(map[*store.Challenge]bool, out.len())
+	for _, c := range out.rows {
+		sent[c] = true
+	}
 	saved, err := e.commit(ctx, &out)
-	done = append(done, saved...)
 	if err == nil {
 		err = stop
 	}
-	return done, err
+	// Rows whose intent was saved but whose check was never sent (the run
+	// ended) stay Triggering: in doubt, confirmed before anything is sent
+	// again.
+	for _, rows := range orders {
+		for _, c := range rows {
+			if kept[c] && !sent[c] {
+				saved = append(saved, c)
+			}
+		}
+	}
+	return saved, err
 }
 
 // outcomeSummary is one log value for a CA answer: "validated", "2
@@ -498,22 +576,26 @@ func (e *Engine) apply(c *store.Challenge, o providers.Outcome, now time.Time, p
 }
 
 // remove deletes the records of finished rows (Validated, Failed, Expired,
-// or abandoned hook rows) from (b, zone): the remove intent is stored first,
-// then the backend removes every value no other row still holds, then the
-// rows are marked removed (Validated becomes Cleaned). Removal is retried
-// forever: dcvd never leaves junk behind. Like publish's, the batch is
-// claimed as a unit: leases renewed just before the intent is saved, every
-// row's fence checked by that save (rows already removing are saved
-// unchanged), and only the saved rows go to the backend.
-func (e *Engine) remove(ctx context.Context, b *backend, zone string, rows []*store.Challenge) ([]*store.Challenge, error) {
-	rows, err := e.held(ctx, "remove", rows)
-	if err != nil {
-		return nil, err
-	}
+// or abandoned hook rows) routed to backend b, zone by zone (byZone): the
+// remove intents of every zone are stored first in one transaction, then
+// each zone's backend removes every value no other row still holds (zones
+// concurrently), then the rows are marked removed (Validated becomes
+// Cleaned) in one transaction. Removal is retried forever: dcvd never
+// leaves junk behind. Like publish's, the batch is claimed as a unit: the
+// intent save checks every row's fence (rows already removing are saved
+// unchanged) and renews its lease, and only the saved rows go to the
+// backend.
+func (e *Engine) remove(ctx context.Context, b *backend, byZone map[string][]*store.Challenge) ([]*store.Challenge, error) {
+	ctx, audit := store.WithAuditBuffer(ctx)
+	defer audit.Flush(context.WithoutCancel(ctx))
+	zoneOf := map[*store.Challenge]string{}
 	var intent batch
-	for _, c := range rows {
-		intent.add(c)
-		c.DNS = store.DNSRemoving
+	for _, zone := range sortedZones(byZone) {
+		for _, c := range byZone[zone] {
+			zoneOf[c] = zone
+			intent.add(c)
+			c.DNS = store.DNSRemoving
+		}
 	}
 	ready, err := e.commit(ctx, &intent)
 	if err != nil {
@@ -523,33 +605,42 @@ func (e *Engine) remove(ctx context.Context, b *backend, zone string, rows []*st
 		return nil, nil
 	}
 	keys := make([]string, len(ready))
-	ids := make([]int64, len(ready))
 	for i, c := range ready {
-		keys[i], ids[i] = c.Record.Key(), c.ID
+		keys[i] = c.Record.Key()
 	}
-	held, err := e.st.Holders(ctx, keys, ids)
+	held, err := e.st.Holders(ctx, keys, rowIDs(ready))
 	if err != nil {
 		return nil, fmt.Errorf("%w: holders: %w", errStore, err)
 	}
-	var drop []*store.Challenge
+	drop := map[string][]*store.Challenge{}
 	for _, c := range ready {
 		if held[c.Record.Key()] == 0 {
-			drop = append(drop, c)
+			drop[zoneOf[c]] = append(drop[zoneOf[c]], c)
 		}
 	}
 	e.faultAt(faultRemoveIntent)
-	if len(drop) > 0 {
-		_, err = e.write(ctx, b, zone, drop, false)
-		if err != nil && ctx.Err() != nil {
-			return nil, ctx.Err()
+	dz := sortedZones(drop)
+	errs := make([]error, len(dz))
+	eachZone(dz, func(i int, zone string) {
+		_, errs[i] = e.write(ctx, b, zone, drop[zone], false)
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	failed := map[string]error{}
+	for i, zone := range dz {
+		if errs[i] != nil {
+			failed[zone] = errs[i]
 		}
 	}
 	e.faultAt(faultRemoved)
+	audit.Flush(ctx)
 	now := time.Now()
 	var out batch
 	for _, c := range ready {
 		out.add(c)
-		if err != nil {
+		zone := zoneOf[c]
+		if err := failed[zone]; err != nil {
 			e.retryRemove(c, now, fmt.Sprintf("remove from %s (zone %s): %v", b.pub.Name(), zone, err))
 			continue
 		}

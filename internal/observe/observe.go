@@ -56,6 +56,15 @@ func (r *Recorder) append(ctx context.Context, entries []store.AuditEntry) {
 	if len(entries) == 0 {
 		return
 	}
+	if b := store.AuditBufferFrom(ctx); b != nil {
+		b.Add(r.write, entries) // the step appends them with its others
+		return
+	}
+	r.write(ctx, entries)
+}
+
+// write appends entries to the audit trail.
+func (r *Recorder) write(ctx context.Context, entries []store.AuditEntry) {
 	// A side effect that happened is recorded even when the run is ending.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
