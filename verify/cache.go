@@ -10,9 +10,15 @@ import (
 // concurrent callers for the same key wait for the first one (so 10,000
 // records of one zone cause one NS lookup). Errors are not cached.
 type cache struct {
-	mu sync.Mutex
-	m  map[string]*cacheEntry
+	mu    sync.Mutex
+	m     map[string]*cacheEntry
+	added int // entries added since the last sweep
 }
+
+// sweepEvery: every this many new entries, the expired ones are dropped
+// (a daemon checks a new name for every challenge: without it, one entry
+// per name ever checked would stay).
+const sweepEvery = 4096
 
 type cacheEntry struct {
 	done chan struct{}
@@ -60,6 +66,7 @@ func (c *cache) get(ctx context.Context, key string, fill func() (any, time.Dura
 		}
 		e = &cacheEntry{done: make(chan struct{})}
 		c.m[key] = e
+		c.sweepLocked()
 		c.mu.Unlock()
 		val, ttl, err := fill()
 		ttl = min(max(ttl, minCacheTTL), maxCacheTTL)
@@ -100,5 +107,32 @@ func (c *cache) set(key string, val any, ttl time.Duration) {
 	close(e.done)
 	c.mu.Lock()
 	c.m[key] = e
+	c.sweepLocked()
 	c.mu.Unlock()
+}
+
+// sweepLocked counts a new entry and, every sweepEvery of them, drops the
+// entries that have expired. c.mu is held.
+func (c *cache) sweepLocked() {
+	if c.added++; c.added < sweepEvery {
+		return
+	}
+	c.added = 0
+	now := time.Now()
+	for k, e := range c.m {
+		select {
+		case <-e.done:
+			if e.err != nil || !now.Before(e.exp) {
+				delete(c.m, k)
+			}
+		default: // being filled
+		}
+	}
+}
+
+// len is the number of entries held (tests).
+func (c *cache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -16,6 +18,29 @@ const ednsSize = 1232
 // tcpOnlyTTL is how long an address whose UDP timed out is asked over TCP
 // directly.
 const tcpOnlyTTL = 5 * time.Minute
+
+// udpRecent: a UDP timeout from an address that answered over UDP this
+// recently is a stall (a server busy with a burst of updates, a lost
+// datagram), not UDP being blocked: that query is retried over TCP, but
+// the address is not switched to TCP for tcpOnlyTTL. Switching it would
+// send every later query over a new TCP connection, which a busy server
+// (BIND's listen queue holds 10) answers far slower.
+const udpRecent = 30 * time.Second
+
+// noteUDP records that addr just answered over UDP.
+func (c *Checker) noteUDP(addr string) {
+	v, ok := c.udpOK.Load(addr)
+	if !ok {
+		v, _ = c.udpOK.LoadOrStore(addr, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Store(time.Now().UnixNano())
+}
+
+// answeredUDPSince reports whether addr answered a UDP query after t.
+func (c *Checker) answeredUDPSince(addr string, t time.Time) bool {
+	v, ok := c.udpOK.Load(addr)
+	return ok && v.(*atomic.Int64).Load() > t.UnixNano()
+}
 
 // exchanged is the outcome of one question to one server.
 type exchanged struct {
@@ -71,12 +96,15 @@ func (c *Checker) exchange(ctx context.Context, addr string, m *dns.Msg) exchang
 		switch {
 		case err == nil && !r.Truncated:
 			res.msg, res.transport, res.rtt = r, "udp", time.Since(start)
+			c.noteUDP(addr)
 			return res
 		case err == nil:
 			res.note = "truncated over UDP; retried over TCP"
 		case isTimeout(err) && ctx.Err() == nil:
 			res.note = "no UDP answer within " + c.opts.QueryTimeout.String() + "; retried over TCP"
-			c.tcpOnly.set(addr, true, tcpOnlyTTL)
+			if !c.answeredUDPSince(addr, start.Add(-udpRecent)) {
+				c.tcpOnly.set(addr, true, tcpOnlyTTL)
+			}
 			udpTimedOut = true
 		default:
 			res.err, res.transport, res.rtt = err, "udp", time.Since(start)
@@ -97,8 +125,64 @@ func (c *Checker) exchangeNet(ctx context.Context, network, addr string, m *dns.
 	cl := &dns.Client{Net: network, Timeout: c.opts.QueryTimeout, UDPSize: ednsSize}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.QueryTimeout)
 	defer cancel()
-	r, _, err := cl.ExchangeContext(ctx, m, addr)
-	return r, err
+	if network != "udp" {
+		r, _, err := cl.ExchangeContext(ctx, m, addr)
+		return r, err
+	}
+	// UDP sockets are reused: a query takes a connected socket of addr
+	// from the pool (or opens one), and gives it back once answered. A
+	// socket whose query failed is closed, so no late answer is ever read
+	// as the next query's.
+	co := c.udp.get(addr)
+	if co == nil {
+		var err error
+		if co, err = cl.DialContext(ctx, addr); err != nil {
+			return nil, err
+		}
+	}
+	r, _, err := cl.ExchangeWithConnContext(ctx, m, co)
+	if err != nil {
+		co.Close()
+		return r, err
+	}
+	c.udp.put(addr, co)
+	return r, nil
+}
+
+// udpPool keeps connected UDP sockets per address between queries: a
+// socket per query costs a socket, a connect and a close each time, and
+// thousands of names mean thousands of queries to the same few servers.
+type udpPool struct {
+	mu   sync.Mutex
+	idle map[string][]*dns.Conn
+}
+
+// udpPoolMax bounds the idle sockets kept per address.
+const udpPoolMax = 64
+
+func (p *udpPool) get(addr string) *dns.Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := p.idle[addr]
+	if len(list) == 0 {
+		return nil
+	}
+	co := list[len(list)-1]
+	p.idle[addr] = list[:len(list)-1]
+	return co
+}
+
+func (p *udpPool) put(addr string, co *dns.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.idle == nil {
+		p.idle = map[string][]*dns.Conn{}
+	}
+	if len(p.idle[addr]) >= udpPoolMax {
+		co.Close()
+		return
+	}
+	p.idle[addr] = append(p.idle[addr], co)
 }
 
 func isTimeout(err error) bool {

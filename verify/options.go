@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,7 +101,9 @@ type Checker struct {
 	overrides map[string]override // by canonical zone
 	cache     *cache
 	inflight  chan struct{}
-	tcpOnly   *cache // addr -> true: UDP timed out recently
+	tcpOnly   *cache   // addr -> true: UDP timed out recently
+	udpOK     sync.Map // addr -> *atomic.Int64: when it last answered over UDP (Unix ns)
+	udp       udpPool  // idle UDP sockets per address (exchange.go)
 	stats     counters
 	noIPv6    bool        // tests: behave as if this machine had no IPv6
 	v6warned  atomic.Bool // "IPv6 unreachable" logged once per Checker

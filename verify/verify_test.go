@@ -370,6 +370,43 @@ func TestTopology(t *testing.T) {
 		})
 	}
 
+	t.Run("UDPStall", func(t *testing.T) {
+		// A server that stops answering for a moment (BIND busy with a
+		// burst of updates) is asked over TCP for that query only; a
+		// server that answered over UDP before is not switched to TCP
+		// for minutes (every later query would be a new TCP connection).
+		ctx := ctxT(t)
+		proxy := testenv.StartDelayProxy(t, "127.0.0.1", testenv.TopoPrimary, 0)
+		c, err := verify.New(verify.Options{Resolvers: []string{"127.0.0.1:1"}, QueryTimeout: 300 * time.Millisecond,
+			Overrides: map[string][]string{"example.test": {proxy.Addr}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "_acme-challenge." + uniq("stall") + ".example.test"
+		if _, err := tp.AddTXT(ctx, name, "sv"); err != nil {
+			t.Fatal(err)
+		}
+		q := verify.Query{Name: name, Value: "sv"}
+		check := func(when string) verify.ServerResult {
+			r, err := c.Check(ctx, q)
+			if err != nil || len(r.Servers) != 1 {
+				t.Fatalf("%s: %v\n%s", when, err, table(r))
+			}
+			return r.Servers[0]
+		}
+		if s := check("before the stall"); s.Transport != "udp" || s.Status != verify.StatusOK {
+			t.Fatalf("before the stall: %s over %s", s.Status, s.Transport)
+		}
+		proxy.SetDelay(time.Second)
+		if s := check("during the stall"); s.Transport != "tcp" || !strings.Contains(s.Note, "no UDP answer") {
+			t.Fatalf("during the stall: %s over %s (%s), want a TCP retry after no UDP answer", s.Status, s.Transport, s.Note)
+		}
+		proxy.SetDelay(0)
+		if s := check("after the stall"); s.Transport != "udp" || s.Status != verify.StatusOK {
+			t.Fatalf("after the stall: %s over %s (%s), want UDP again", s.Status, s.Transport, s.Note)
+		}
+	})
+
 	t.Run("Overrides", func(t *testing.T) {
 		ctx := ctxT(t)
 		name := "_acme-challenge." + uniq("o") + ".example.test"
