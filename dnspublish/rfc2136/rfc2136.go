@@ -79,6 +79,8 @@ type Publisher struct {
 	// net is the transport: "tcp" (always, see the package doc) or "udp"
 	// (only for BenchmarkTransport).
 	net string
+
+	pool pool // idle TCP connections (pool.go)
 }
 
 // New validates o and returns a Publisher. It reads the TSIG secret but does

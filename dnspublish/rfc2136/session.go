@@ -6,19 +6,35 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
 
 // session is one connection to the server, used for every message of one
-// Add or Remove call.
+// Add, Remove or Present call, then kept for the next call (pool.go).
 type session struct {
 	p      *Publisher
 	client *dns.Client
 	conn   *dns.Conn
+	used   time.Time // when it went back to the pool
+	reused bool      // taken from the pool, no message sent yet
+	broken bool      // a transport error: not reused
 }
 
+// dial returns a pooled connection, or a new one.
 func (p *Publisher) dial(ctx context.Context) (*session, error) {
+	if p.net == "tcp" {
+		if s := p.pool.get(); s != nil {
+			s.reused = true
+			return s, nil
+		}
+	}
+	return p.dialNew(ctx)
+}
+
+// dialNew opens a new connection.
+func (p *Publisher) dialNew(ctx context.Context) (*session, error) {
 	c := &dns.Client{Net: p.net, Timeout: p.timeout, TsigSecret: p.key.secrets()}
 	if p.net == "udp" {
 		c.UDPSize = dns.DefaultMsgSize
@@ -30,18 +46,51 @@ func (p *Publisher) dial(ctx context.Context) (*session, error) {
 	return &session{p: p, client: c, conn: conn}, nil
 }
 
-func (s *session) close() { s.conn.Close() }
+// close returns a healthy TCP connection to the pool.
+func (s *session) close() {
+	if s.broken || s.p.net != "tcp" {
+		s.conn.Close()
+		return
+	}
+	s.reused = false
+	s.p.pool.put(s)
+}
 
 // exchange signs m, sends it and returns the response, or an error naming
 // the cause: ErrUnreachable, an *RcodeError, or a bad response signature.
+// The first message on a connection taken from the pool is sent again on a
+// new connection when the server had closed the old one (closedByPeer).
 func (s *session) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	reused := s.reused
+	s.reused = false
+	r, err := s.send(ctx, m)
+	if err != nil && reused && closedByPeer(err) && ctx.Err() == nil {
+		s.conn.Close()
+		fresh, derr := s.p.dialNew(ctx)
+		if derr != nil {
+			s.broken = true
+			return nil, derr
+		}
+		s.client, s.conn = fresh.client, fresh.conn
+		if s.p.key != nil && len(m.Extra) > 0 {
+			m.Extra = m.Extra[:len(m.Extra)-1] // the TSIG record of the first try
+		}
+		r, err = s.send(ctx, m)
+	}
+	if err != nil && r == nil {
+		s.broken = true
+	}
+	return s.check(ctx, r, err)
+}
+
+func (s *session) send(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	s.p.key.sign(m)
 	// A fresh dns.Conn over the same connection per message: dns.Conn
 	// carries the previous request's MAC into the next signature (meant for
 	// zone transfers), which servers reject as BADSIG.
 	co := &dns.Conn{Conn: s.conn.Conn, UDPSize: s.conn.UDPSize}
 	r, _, err := s.client.ExchangeWithConnContext(ctx, m, co)
-	return s.check(ctx, r, err)
+	return r, err
 }
 
 // queryAll sends the queries one after the other on the session's
