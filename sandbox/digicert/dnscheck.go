@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -110,7 +111,11 @@ func (r *resolver) query(ctx context.Context, server, name string, qtype uint16)
 	m.SetEdns0(4096, false)
 	c := &dns.Client{Timeout: r.timeout}
 	resp, _, err := c.ExchangeContext(ctx, m, server)
-	if err == nil && resp.Truncated {
+	var ne net.Error
+	if (err == nil && resp.Truncated) || (errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil) {
+		// Truncated, or no UDP answer in time (a lost datagram, a server
+		// busy with updates): asked again over TCP, as a CA's resolver
+		// retries before it calls a record missing.
 		c.Net = "tcp"
 		resp, _, err = c.ExchangeContext(ctx, m, server)
 	}
