@@ -72,7 +72,9 @@ type Config struct {
 	// WorkLimit is the most rows read from the store at once (default 50000).
 	WorkLimit int
 	// ClaimWindow is the most rows this process holds leases on at once
-	// (default 5000): enough to fill every step's batches, few enough that
+	// (default 20000): enough to fill every step's batches (a step over
+	// 1,000 zones writes each zone once, so its rows per zone are what
+	// makes an update worth its round trips), few enough that
 	// renewing them stays cheap, the rows in flight fit in memory whatever
 	// the table's size, and other instances find unclaimed work.
 	ClaimWindow int
@@ -144,7 +146,7 @@ func (c *Config) defaults() error {
 		c.WorkLimit = 50000
 	}
 	if c.ClaimWindow <= 0 {
-		c.ClaimWindow = 5000
+		c.ClaimWindow = 20000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

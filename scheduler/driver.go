@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcvd/dcvd/store"
@@ -24,16 +25,19 @@ type driver struct {
 	// unmanaged is how many rows of accounts this engine does not drive
 	// the last fetch read.
 	unmanaged int
-	done      chan result
-	sem       chan struct{}
-	running   int
-	held      map[int64]time.Time // removals held back to form larger batches
-	fetched   time.Time
-	every     time.Duration // fetch interval: Fetch, or longer when a fetch is slow
-	storeErr  error
-	leased    map[int64]bool // rows this process holds the lease on (leases.go)
-	unlease   []int64        // leases to release at the next fetch
-	renewed   time.Time
+	// discovering is set while a one-shot run's discovery is still
+	// storing rows: the loop does not end then.
+	discovering atomic.Bool
+	done        chan result
+	sem         chan struct{}
+	running     int
+	held        map[int64]time.Time // removals held back to form larger batches
+	fetched     time.Time
+	every       time.Duration // fetch interval: Fetch, or longer when a fetch is slow
+	storeErr    error
+	leased      map[int64]bool // rows this process holds the lease on (leases.go)
+	unlease     []int64        // leases to release at the next fetch
+	renewed     time.Time
 }
 
 // storePause is how long the daemon waits after the store failed before it
@@ -95,7 +99,8 @@ func (d *driver) loop(ctx context.Context, wake <-chan struct{}) {
 		d.dispatch(ctx, time.Now())
 		if d.running == 0 && len(d.ready) == 0 {
 			next, ok := d.nextDue(ctx)
-			if d.once && !ok {
+			feeding := d.discovering.Load()
+			if d.once && !ok && !feeding {
 				return
 			}
 			wait := d.e.cfg.Fetch
@@ -301,6 +306,7 @@ func (d *driver) spawn(ctx context.Context, what string, rows []*store.Challenge
 		d.inflight[c.ID] = true
 	}
 	d.running++
+	queued := time.Now()
 	go func() {
 		select {
 		case d.sem <- struct{}{}:
@@ -314,6 +320,8 @@ func (d *driver) spawn(ctx context.Context, what string, rows []*store.Challenge
 		if d.e.trace != nil {
 			d.e.trace(what, len(rows), time.Since(start))
 		}
+		d.e.log.Debug("step done", "step", what, "rows", len(rows), "queued", start.Sub(queued).Round(time.Millisecond),
+			"took", time.Since(start).Round(time.Millisecond), "saved", len(saved), "err", err)
 		d.done <- result{what: what, rows: rows, saved: saved, err: err}
 	}()
 }
@@ -387,7 +395,11 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 	for name, chunk := range byBackend(publish) {
 		b := e.backends[name]
 		for _, zones := range chunk {
-			d.spawn(ctx, "publish "+name, zones.rows(), func(ctx context.Context) ([]*store.Challenge, error) {
+			rows := zones.rows()
+			if d.hold(rows, now) {
+				continue
+			}
+			d.spawn(ctx, "publish "+name, rows, func(ctx context.Context) ([]*store.Challenge, error) {
 				return e.publish(ctx, b, zones)
 			})
 		}
@@ -417,8 +429,10 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 
 // stepRows is about the most rows one publish or remove step takes: its
 // zones are written concurrently, and its intents and outcomes are saved in
-// one transaction each.
-const stepRows = 2000
+// one transaction each. Large, because a zone's rows in one step are what
+// one DNS update carries: with a thousand zones, a step of 2,000 rows sends
+// two records per update.
+const stepRows = 10000
 
 // zoneRows is the rows of one backend's step, by zone.
 type zoneRows map[string][]*store.Challenge
@@ -459,18 +473,21 @@ func byBackend(m map[zoneKey][]*store.Challenge) map[string][]zoneRows {
 	return out
 }
 
-// Removal batching: while other steps are running, validated rows arrive a
-// few at a time (one submit batch spans a few orders). Holding them back for
-// up to holdFor, until holdBatch of them are due, turns many small RFC 2136
-// updates and store transactions into a few large ones.
+// Publish and removal batching: discovered rows arrive a batch at a time
+// while discovery reads on, validated rows a few at a time (one submit
+// batch spans a few orders), each spread over every zone. Holding them back
+// for up to holdFor, until holdBatch of them are due, turns many small RFC
+// 2136 updates and store transactions into a few large ones.
 const (
-	holdBatch = 500
-	holdFor   = time.Second
+	holdBatch = stepRows
+	holdFor   = 2 * time.Second
 )
 
-// hold puts rows back into ready when their removal should wait for more.
+// hold puts rows back into ready when their publish or removal should wait
+// for more: while other steps run or discovery is still storing rows, for
+// up to holdFor, until holdBatch of them are due.
 func (d *driver) hold(rows []*store.Challenge, now time.Time) bool {
-	if d.running == 0 || len(rows) >= holdBatch {
+	if (d.running == 0 && !d.discovering.Load()) || len(rows) >= holdBatch {
 		for _, c := range rows {
 			delete(d.held, c.ID)
 		}

@@ -113,19 +113,42 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 		found, n int
 		refused  []store.Challenge
 	)
-	keep := func(chs []providers.Challenge) error {
-		k, r, err := e.storeDiscovered(ctx, a, chs)
-		found, n, refused = found+len(chs), n+k, append(refused, r...)
+	// A streaming provider hands over an order (or page) at a time; they
+	// are stored discoverBatch challenges per transaction (and what is
+	// pending when the discovery ends, however it ends), so the pipeline
+	// starts on the first batch while the rest is still being read, and a
+	// discovery cut short keeps what it found.
+	var pending []providers.Challenge
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		// What was found is stored even when the run is ending.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+		defer cancel()
+		k, r, err := e.storeDiscovered(sctx, a, pending)
+		found, n, refused = found+len(pending), n+k, append(refused, r...)
+		pending = pending[:0]
 		return err
+	}
+	keep := func(chs []providers.Challenge) error {
+		pending = append(pending, chs...)
+		if len(pending) < discoverBatch {
+			return nil
+		}
+		return flush()
 	}
 	actx := WithAccount(ctx, a.name)
 	if s, ok := a.Provider.(providers.Streamer); ok {
-		err = s.DiscoverEach(actx, keep) // stored an order (or page) at a time
+		err = s.DiscoverEach(actx, keep)
 	} else {
 		var chs []providers.Challenge
 		if chs, err = a.Provider.Discover(actx); err == nil {
 			err = keep(chs)
 		}
+	}
+	if ferr := flush(); err == nil {
+		err = ferr
 	}
 	if err != nil {
 		e.log.Error("discovery failed", "account", a.name, "err", err, "stored", n)
@@ -135,6 +158,10 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 	e.refreshInventory(ctx, a) // inventory.go
 	return n, refused, nil
 }
+
+// discoverBatch is how many discovered challenges are stored per
+// transaction.
+const discoverBatch = 1000
 
 // storeDiscovered checks and stores one batch of an account's challenges
 // (the unknown ones become rows). It returns how many were new and the
@@ -160,7 +187,18 @@ func (e *Engine) storeDiscovered(ctx context.Context, a *account, chs []provider
 	if err != nil {
 		return 0, refused, fmt.Errorf("%w: store discovered challenges: %w", errStore, err)
 	}
+	if hook, ok := ctx.Value(storedHookKey{}).(func()); ok && n > 0 {
+		hook()
+	}
 	return n, refused, nil
+}
+
+type storedHookKey struct{}
+
+// withStoredHook returns ctx carrying fn, called after each batch of new
+// discovered rows is stored (RunOnce wakes its pipeline with it).
+func withStoredHook(ctx context.Context, fn func()) context.Context {
+	return context.WithValue(ctx, storedHookKey{}, fn)
 }
 
 // EffectiveRecord moves a TXT record whose name lies outside every

@@ -22,19 +22,38 @@ func (e *Engine) RunOnce(ctx context.Context) (Summary, error) {
 	d := newDriver(e, true)
 	var errs []string
 	var refused []store.Challenge
-	for _, a := range e.order {
-		_, r, err := e.discover(ctx, a)
-		refused = append(refused, r...)
-		if err != nil {
-			errs = append(errs, err.Error())
+	// Discovery runs next to the pipeline: each stored batch wakes the
+	// loop, which starts on it while the rest is still being read, and
+	// does not end while discovery is running.
+	wake := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
 		}
 	}
-	if states, err := e.PersistPass(ctx); err != nil { // persist.go
-		errs = append(errs, err.Error())
-	} else {
-		errs = append(errs, persistErrors(states)...)
-	}
-	d.loop(ctx, nil)
+	discovered := make(chan struct{})
+	d.discovering.Store(true)
+	go func() {
+		defer close(discovered)
+		defer signal()
+		defer d.discovering.Store(false)
+		dctx := withStoredHook(ctx, signal)
+		for _, a := range e.order {
+			_, r, err := e.discover(dctx, a)
+			refused = append(refused, r...)
+			if err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+		if states, err := e.PersistPass(ctx); err != nil { // persist.go
+			errs = append(errs, err.Error())
+		} else {
+			errs = append(errs, persistErrors(states)...)
+		}
+	}()
+	d.loop(ctx, wake)
+	<-discovered
 	rows := make([]store.Challenge, 0, len(d.seen)+len(refused))
 	for _, c := range d.seen {
 		rows = append(rows, e.current(ctx, c))

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/dcvd/dcvd/store"
 	"github.com/dcvd/dcvd/verify"
@@ -45,7 +46,6 @@ func (v checkerVerifier) verifyAll(ctx context.Context, rows []*store.Challenge)
 		return nil, err
 	}
 	out := make([]verdict, len(rows))
-	caa := map[string]verdict{}
 	for i, r := range reps {
 		if r == nil {
 			out[i] = verdict{detail: "not checked"}
@@ -55,27 +55,64 @@ func (v checkerVerifier) verifyAll(ctx context.Context, rows []*store.Challenge)
 			continue
 		}
 		out[i] = verdict{visible: r.Visible, detail: r.Summary(), report: r}
-		if iss := v.issuers[rows[i].Account]; r.Visible && len(iss) > 0 {
-			names := rows[i].CAANames
-			if len(names) == 0 {
-				names = []string{rows[i].Name}
-			}
-			for _, n := range names {
-				key := rows[i].Account + "|" + n
-				cv, ok := caa[key]
-				if !ok {
-					cv = v.checkCAA(ctx, n, iss)
-					caa[key] = cv
-				}
-				if !cv.visible {
-					cv.report = r
-					out[i] = cv
-					break
+	}
+	// CAA: each distinct (account, name) once, caaParallel lookups at a
+	// time (each is a few resolver round trips; one after the other, a
+	// batch of thousands of names would wait on them in turn).
+	type caaKey struct{ account, name string }
+	var keys []caaKey
+	caa := map[caaKey]*verdict{}
+	for i, c := range rows {
+		if iss := v.issuers[c.Account]; out[i].visible && len(iss) > 0 {
+			for _, n := range caaNames(c) {
+				k := caaKey{c.Account, n}
+				if _, ok := caa[k]; !ok {
+					caa[k] = nil
+					keys = append(keys, k)
 				}
 			}
 		}
 	}
+	results := make([]verdict, len(keys))
+	sem := make(chan struct{}, caaParallel)
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = v.checkCAA(ctx, k.name, v.issuers[k.account])
+		}()
+	}
+	wg.Wait()
+	for i, k := range keys {
+		caa[k] = &results[i]
+	}
+	for i, c := range rows {
+		if !out[i].visible || len(v.issuers[c.Account]) == 0 {
+			continue
+		}
+		for _, n := range caaNames(c) {
+			if cv := caa[caaKey{c.Account, n}]; !cv.visible {
+				r := *cv
+				r.report = out[i].report
+				out[i] = r
+				break
+			}
+		}
+	}
 	return out, nil
+}
+
+// caaParallel bounds the CAA lookups of one verify batch in flight.
+const caaParallel = 32
+
+// caaNames is the names whose CAA row c's certificate depends on.
+func caaNames(c *store.Challenge) []string {
+	if len(c.CAANames) == 0 {
+		return []string{c.Name}
+	}
+	return c.CAANames
 }
 
 // checkCAA turns the CAA verdict into a row verdict: forbidden is final;
