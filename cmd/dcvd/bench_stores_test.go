@@ -23,7 +23,8 @@ import (
 // postgres-x2). Each process is timed and its peak RSS read from wait4's
 // rusage; CPU is user+system of the process. Every order must end issued
 // and no value may be left in any zone. The simulator runs in this process
-// (its CPU is not the instances').
+// (its CPU is not the instances'). DCVD_BENCH_LOG=dir keeps each
+// instance's log there, at log_level debug (every step, every row's transitions).
 //
 //	scripts/bench-stores.sh   (DCVD_BENCH_N=100000 for the large run)
 func BenchmarkStoresProcesses(b *testing.B) {
@@ -38,7 +39,10 @@ func BenchmarkStoresProcesses(b *testing.B) {
 		zones[i] = fmt.Sprintf("z%04d.test", i)
 		bz[i] = testenv.BINDZone{Name: zones[i]}
 	}
-	w := startWorld(b, zones, bz)
+	// The resolver dcvd checks CAA with is this BIND: with the parent zone
+	// it answers the whole CAA climb (name, zone, test.) as a resolver
+	// would, instead of refusing the last step on every name.
+	w := startWorld(b, zones, append(bz, testenv.BINDZone{Name: "test"}))
 	var pg *testenv.Postgres
 	for _, mode := range modes {
 		k := 1
@@ -73,6 +77,9 @@ func BenchmarkStoresProcesses(b *testing.B) {
 				cfg := w.config(b, "test-key", extra)
 				// The daemon's default workers, not the test worlds' 8.
 				text := strings.Replace(readFile(b, cfg), "workers = 8\n", "", 1)
+				if os.Getenv("DCVD_BENCH_LOG") != "" {
+					text = strings.Replace(text, `log_level = "warn"`, `log_level = "debug"`, 1)
+				}
 				if err := writeFile(cfg, text); err != nil {
 					b.Fatal(err)
 				}
@@ -84,6 +91,7 @@ func BenchmarkStoresProcesses(b *testing.B) {
 				for j := range procs {
 					procs[j] = exec.Command(dcvdBin, "run", "--config", cfg, "--timeout", "60m")
 					procs[j].Stderr = &errs[j]
+					procs[j].Stdout = &errs[j]
 					if err := procs[j].Start(); err != nil {
 						b.Fatal(err)
 					}
@@ -98,6 +106,10 @@ func BenchmarkStoresProcesses(b *testing.B) {
 				wall := time.Since(start)
 				b.StopTimer()
 				for j, p := range procs {
+					if dir := os.Getenv("DCVD_BENCH_LOG"); dir != "" {
+						// Keep each instance's log (the timeline of a run).
+						os.WriteFile(fmt.Sprintf("%s/%s-%d.log", dir, prefix, j+1), errs[j].Bytes(), 0o644)
+					}
 					ru := p.ProcessState.SysUsage().(*syscall.Rusage)
 					cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 					b.Logf("instance %d: exit %d, wall %.1f s, cpu %.1f s, peak RSS %.1f MB",
