@@ -233,7 +233,7 @@ func TestFaultFullDisk(t *testing.T) {
 		t.Fatalf("the child did not end on its own:\n%s", out)
 	}
 	// It ends with the store's error instead of spinning until its deadline.
-	if took := time.Since(start); took > 15*time.Second || !strings.Contains(out, "scheduler: store") {
+	if took := time.Since(start); took > 15*time.Second || !strings.Contains(out, "store: sqlite: ") {
 		t.Fatalf("the child took %s and ended with:\n%s", took, lastLines(out, 5))
 	}
 	e.onlyTheirsOrOwned(t)

@@ -126,6 +126,11 @@ var migrations = []string{
 	// names are checked against issuewild). Rows from before read empty:
 	// their Name alone is checked.
 	`ALTER TABLE challenges ADD COLUMN caa_names TEXT NOT NULL DEFAULT '';`,
+	// 7: Work reads the due rows in order from an index of only the rows
+	// the pipeline still acts on, and stops at its limit.
+	`CREATE INDEX challenges_due ON challenges(next_at, id)
+		WHERE state IN ('discovered','published','visible','triggering','submitted','validated')
+		OR dns IN ('adding','present','removing');`,
 }
 
 // migrateLock is the advisory lock key migrations run under ("dcvd" in

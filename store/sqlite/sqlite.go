@@ -21,7 +21,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -50,7 +52,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
-	q.Add("_pragma", "cache_size(-8000)") // 8 MiB of pages per connection
 	// Statement journals (a multi-row UPDATE inside a transaction keeps the
 	// pages it changes so it can undo itself alone) and temporary indexes
 	// stay in memory: they are thrown away at the statement's end and never
@@ -58,8 +59,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// a write() per page.
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
-	db, err := sql.Open("sqlite", dsn)
+	// Page caches: 8 MiB for the writer, which touches the most pages and
+	// keeps its cache between transactions; 2 MiB for each reader.
+	dsnWith := func(cacheKiB int) string {
+		q := maps.Clone(q)
+		q["_pragma"] = append(slices.Clone(q["_pragma"]), fmt.Sprintf("cache_size(-%d)", cacheKiB))
+		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	}
+	db, err := sql.Open("sqlite", dsnWith(2000))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -75,7 +82,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// and the writer's page cache stays valid between its transactions
 	// (another connection's write would make SQLite drop it). Other
 	// processes still meet busy_timeout.
-	w, err := sql.Open("sqlite", dsn)
+	w, err := sql.Open("sqlite", dsnWith(8000))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -778,6 +778,16 @@ func testSaveHeld(t *testing.T, open Opener) {
 	if err := s.SaveHeld(ctx, []*store.Challenge{&held}, "A", time.Hour); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("SaveHeld of a row another owner claimed: %v, want ErrConflict", err)
 	}
+	// The same row twice in one save: the second copy is stale.
+	cur, _ = s.Get(ctx, free.ID)
+	a, b := cur, cur
+	a.Reason, b.Reason = "first", "second"
+	if err := s.Save(ctx, []*store.Challenge{&a, &b}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("one row twice in a save: %v, want ErrConflict", err)
+	}
+	if got, _ := s.Get(ctx, free.ID); got.Version != cur.Version || got.Reason != cur.Reason {
+		t.Fatalf("a conflicting save wrote: version %d reason %q, want %d %q", got.Version, got.Reason, cur.Version, cur.Reason)
+	}
 }
 
 // testClaimConcurrent: owners on several handles claim the same rows at
