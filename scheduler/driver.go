@@ -20,8 +20,8 @@ type driver struct {
 	once     bool
 	inflight map[int64]bool
 	ready    map[int64]*store.Challenge
-	seen     map[int64]store.Challenge // once: every unfinished or failed row touched, for the Summary
-	cleaned  map[int64]struct{}        // once: rows touched that ended cleaned (counted only)
+	seen     map[int64]*store.Challenge // once: every unfinished or failed row touched, for the Summary
+	cleaned  map[int64]struct{}         // once: rows touched that ended cleaned (counted only)
 	// unmanaged is how many rows of accounts this engine does not drive
 	// the last fetch read.
 	unmanaged int
@@ -35,8 +35,8 @@ type driver struct {
 	fetched     time.Time
 	every       time.Duration // fetch interval: Fetch, or longer when a fetch is slow
 	storeErr    error
-	leased      map[int64]bool // rows this process holds the lease on (leases.go)
-	unlease     []int64        // leases to release at the next fetch
+	leased      map[int64]time.Time // rows this process holds the lease on, and when it was last extended (leases.go)
+	unlease     []int64             // leases to release at the next fetch
 	renewed     time.Time
 }
 
@@ -45,10 +45,11 @@ type driver struct {
 const storePause = 5 * time.Second
 
 type result struct {
-	what  string
-	rows  []*store.Challenge // every row the step was given
-	saved []*store.Challenge // the rows it saved, in their new state
-	err   error
+	what    string
+	rows    []*store.Challenge // every row the step was given
+	saved   []*store.Challenge // the rows it saved, in their new state
+	savedAt time.Time          // before its first save (a lower bound on each saved row's lease extension)
+	err     error
 }
 
 func newDriver(e *Engine, once bool) *driver {
@@ -58,12 +59,12 @@ func newDriver(e *Engine, once bool) *driver {
 		inflight: map[int64]bool{},
 		ready:    map[int64]*store.Challenge{},
 		held:     map[int64]time.Time{},
-		leased:   map[int64]bool{},
+		leased:   map[int64]time.Time{},
 		done:     make(chan result),
 		sem:      make(chan struct{}, e.cfg.Workers),
 	}
 	if once {
-		d.seen = map[int64]store.Challenge{}
+		d.seen = map[int64]*store.Challenge{}
 		d.cleaned = map[int64]struct{}{}
 	}
 	return d
@@ -185,7 +186,7 @@ func (d *driver) fetch(ctx context.Context, now time.Time) {
 			d.unmanaged++
 			continue
 		}
-		if d.inflight[c.ID] || d.leased[c.ID] || len(want) >= room {
+		if _, held := d.leased[c.ID]; held || d.inflight[c.ID] || len(want) >= room {
 			continue
 		}
 		want = append(want, c.ID)
@@ -228,7 +229,7 @@ func (d *driver) nextDue(ctx context.Context) (time.Time, bool) {
 	)
 	for i := range rows {
 		c := &rows[i]
-		if !d.e.managed(c) || d.inflight[c.ID] || d.leased[c.ID] {
+		if _, held := d.leased[c.ID]; held || !d.e.managed(c) || d.inflight[c.ID] {
 			continue
 		}
 		d.note(c)
@@ -258,7 +259,7 @@ func (d *driver) nextDue(ctx context.Context) (time.Time, bool) {
 // one-shot run's summary.
 const nextDueRows = 1000
 
-// note keeps what a one-shot run's Summary needs of a row: a copy while it
+// note keeps what a one-shot run's Summary needs of a row: the row while it
 // is unfinished or failed, only a count once it is cleaned.
 func (d *driver) note(c *store.Challenge) {
 	if d.seen == nil {
@@ -271,7 +272,7 @@ func (d *driver) note(c *store.Challenge) {
 		}
 		return
 	}
-	d.seen[c.ID] = *c
+	d.seen[c.ID] = c
 }
 
 // finish takes a step's result back into the loop.
@@ -289,8 +290,11 @@ func (d *driver) finish(r result) {
 	now := time.Now()
 	for _, c := range r.saved {
 		d.note(c)
-		if needsWork(c) && d.e.managed(c) && !c.NextAt.After(now) && d.leased[c.ID] {
-			d.ready[c.ID] = c
+		if _, held := d.leased[c.ID]; held {
+			d.leased[c.ID] = r.savedAt // the save extended the lease (SaveHeld)
+			if needsWork(c) && d.e.managed(c) && !c.NextAt.After(now) {
+				d.ready[c.ID] = c
+			}
 		}
 	}
 	for _, c := range r.rows {
@@ -322,7 +326,7 @@ func (d *driver) spawn(ctx context.Context, what string, rows []*store.Challenge
 		}
 		d.e.log.Debug("step done", "step", what, "rows", len(rows), "queued", start.Sub(queued).Round(time.Millisecond),
 			"took", time.Since(start).Round(time.Millisecond), "saved", len(saved), "err", err)
-		d.done <- result{what: what, rows: rows, saved: saved, err: err}
+		d.done <- result{what: what, rows: rows, saved: saved, savedAt: start, err: err}
 	}()
 }
 
@@ -404,6 +408,18 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 			})
 		}
 	}
+	// An order's rows in one batch: they become visible together, and the
+	// order is submitted once, not once per batch its rows fell into.
+	sort.Slice(verify, func(i, j int) bool {
+		a, b := verify[i], verify[j]
+		if a.Account != b.Account {
+			return a.Account < b.Account
+		}
+		if a.Order != b.Order {
+			return a.Order < b.Order
+		}
+		return a.ID < b.ID
+	})
 	for start := 0; start < len(verify); start += e.cfg.VerifyBatch {
 		rows := verify[start:min(start+e.cfg.VerifyBatch, len(verify))]
 		d.spawn(ctx, "verify", rows, func(ctx context.Context) ([]*store.Challenge, error) {

@@ -205,14 +205,14 @@ func (d *driver) claimFetched(ctx context.Context, ids []int64) []store.Challeng
 		return nil
 	}
 	for _, c := range rows {
-		d.leased[c.ID] = true
+		d.leased[c.ID] = time.Now()
 	}
 	return rows
 }
 
 // letGo queues the lease on id for release (the row left the driver).
 func (d *driver) letGo(id int64) {
-	if d.leased[id] {
+	if _, held := d.leased[id]; held {
 		delete(d.leased, id)
 		d.unlease = append(d.unlease, id)
 	}
@@ -238,9 +238,16 @@ func (d *driver) renew(ctx context.Context, now time.Time) {
 	if len(d.leased) == 0 {
 		return
 	}
+	// Rows a step saved within the last Lease/3 had their lease extended
+	// by that save (SaveHeld): only the others are renewed.
 	ids := make([]int64, 0, len(d.leased))
-	for id := range d.leased {
-		ids = append(ids, id)
+	for id, at := range d.leased {
+		if now.Sub(at) >= d.e.cfg.Lease/3 {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
 	}
 	lost, err := d.e.st.Renew(ctx, ids, d.e.cfg.Owner, d.e.cfg.Lease)
 	if err != nil {
@@ -248,6 +255,9 @@ func (d *driver) renew(ctx context.Context, now time.Time) {
 			d.e.log.Error("renewing leases failed", "rows", len(ids), "err", err)
 		}
 		return
+	}
+	for _, id := range ids {
+		d.leased[id] = now
 	}
 	for _, id := range lost {
 		d.e.log.Warn("lease lost: another process took the row over", "id", id)
@@ -291,7 +301,7 @@ func (d *driver) releaseAll(ctx context.Context) {
 	for id := range d.leased {
 		d.unlease = append(d.unlease, id)
 	}
-	d.leased = map[int64]bool{}
+	d.leased = map[int64]time.Time{}
 	d.flushRelease(ctx)
 }
 

@@ -56,7 +56,7 @@ func (e *Engine) RunOnce(ctx context.Context) (Summary, error) {
 	<-discovered
 	rows := make([]store.Challenge, 0, len(d.seen)+len(refused))
 	for _, c := range d.seen {
-		rows = append(rows, e.current(ctx, c))
+		rows = append(rows, e.current(ctx, *c))
 	}
 	rows = append(rows, refused...)
 	sum := summarize(rows, errs)
