@@ -37,18 +37,20 @@ func (p *Provider) SetClock(now func() time.Time) { p.now = now }
 // Domains lists the account's domains (restricted to the configured
 // domains, if any) with their validation state.
 func (p *Provider) Domains(ctx context.Context) ([]providers.Domain, error) {
-	list, err := p.client.AllDomains(ctx, api.DomainFilters{IncludeValidation: true, ExpirationTime: true}, p.set.pageSize)
+	var out []providers.Domain
+	err := p.client.EachDomain(ctx, api.DomainFilters{IncludeValidation: true, ExpirationTime: true}, p.set.pageSize, func(page []api.Domain) error {
+		for i := range page {
+			d := &page[i]
+			name := providers.BaseName(d.Name)
+			if name == "" || !inDomains(name, p.domains) {
+				continue
+			}
+			out = append(out, p.inventoryDomain(d, name))
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("digicert %q: list domains: %w", p.name, err)
-	}
-	out := make([]providers.Domain, 0, len(list))
-	for i := range list {
-		d := &list[i]
-		name := providers.BaseName(d.Name)
-		if name == "" || !inDomains(name, p.domains) {
-			continue
-		}
-		out = append(out, p.inventoryDomain(d, name))
 	}
 	return out, nil
 }

@@ -122,16 +122,28 @@ func (c *Client) ListDomains(ctx context.Context, f DomainFilters, offset, limit
 // DigiCert's total is off).
 func (c *Client) AllDomains(ctx context.Context, f DomainFilters, pageSize int) ([]Domain, error) {
 	var all []Domain
+	err := c.EachDomain(ctx, f, pageSize, func(page []Domain) error {
+		all = append(all, page...)
+		return nil
+	})
+	return all, err
+}
+
+// EachDomain is AllDomains handing over a page at a time, so that an
+// account of 100,000 domains is never held whole in the API's shape.
+func (c *Client) EachDomain(ctx context.Context, f DomainFilters, pageSize int, fn func([]Domain) error) error {
 	offset := 0
 	for {
 		page, err := c.ListDomains(ctx, f, offset, pageSize)
 		if err != nil {
-			return all, err
+			return err
 		}
-		all = append(all, page.Domains...)
+		if err := fn(page.Domains); err != nil {
+			return err
+		}
 		offset += len(page.Domains)
 		if len(page.Domains) == 0 || offset >= page.Page.Total {
-			return all, nil
+			return nil
 		}
 	}
 }
