@@ -38,6 +38,9 @@ type zoneInfo struct {
 // by the SOA walk (sub-zone, then a delegated _acme-challenge, ...).
 const maxDelegationProbes = 8
 
+// nameCacheTTL bounds how long the zone found for one name is remembered.
+const nameCacheTTL = 15 * time.Second
+
 // zoneFor returns the zone of name and its authoritative addresses.
 func (c *Checker) zoneFor(ctx context.Context, name string) (*zoneInfo, error) {
 	v, err := c.cache.get(ctx, "for:"+name, func() (any, time.Duration, error) {
@@ -48,7 +51,9 @@ func (c *Checker) zoneFor(ctx context.Context, name string) (*zoneInfo, error) {
 		if !zi.Override {
 			zi = c.withDelegation(ctx, zi)
 		}
-		return zi, zi.ttl, nil
+		// One entry per name checked: kept for the polls of one wait, not
+		// for the zone's whole TTL (the zone's own entries are).
+		return zi, min(zi.ttl, nameCacheTTL), nil
 	})
 	if err != nil {
 		return nil, err
