@@ -96,7 +96,12 @@ func startWorld(t testing.TB, zones []string, bz []testenv.BINDZone) *world {
 // startWorldLimits is startWorld with the simulator enforcing DigiCert's
 // documented limits when limited.
 func startWorldLimits(t testing.TB, zones []string, bz []testenv.BINDZone, limited bool) *world {
-	b := testenv.StartBIND(t, testenv.BINDOptions{Zones: bz})
+	return startWorldBIND(t, zones, testenv.BINDOptions{Zones: bz}, limited)
+}
+
+// startWorldBIND is startWorldLimits with named started from opts.
+func startWorldBIND(t testing.TB, zones []string, opts testenv.BINDOptions, limited bool) *world {
+	b := testenv.StartBIND(t, opts)
 	sim := sandbox.New(sandbox.Options{Keys: []string{"test-key"}, ViewOnlyKeys: []string{"view-key"}, DNSServers: []string{b.Addr}, NoLimits: !limited})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)

@@ -3,13 +3,15 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // startProfile writes a CPU profile of the whole process to the file named
-// by DCVD_CPUPROFILE, if set, and a heap profile at exit to
+// by DCVD_CPUPROFILE, if set, and a heap profile at the heap's peak to
 // DCVD_HEAPPROFILE: how BENCHMARKS.md profiles real `dcvd run` processes.
 // "%p" in either name is replaced by the process ID (several instances).
 // The returned function stops and flushes them.
@@ -28,16 +30,42 @@ func startProfile() func() {
 			f = nil
 		}
 	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if heap == "" {
+			return
+		}
+		// The heap profile is written whenever the heap in use has grown
+		// a tenth past the last profile's: the file ends as the profile of
+		// the peak, not of the exit.
+		var peak uint64
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak+peak/10 {
+				peak = ms.HeapInuse
+				if h, err := os.Create(heap); err == nil {
+					pprof.Lookup("heap").WriteTo(h, 0)
+					h.Close()
+				}
+			}
+		}
+	}()
 	return func() {
+		close(stop)
+		<-done
 		if f != nil {
 			pprof.StopCPUProfile()
 			f.Close()
-		}
-		if heap != "" {
-			if h, err := os.Create(heap); err == nil {
-				pprof.Lookup("heap").WriteTo(h, 0)
-				h.Close()
-			}
 		}
 	}
 }

@@ -34,7 +34,17 @@ func newProgress(w io.Writer) *progress {
 	return p
 }
 
-// change records a state change (the engine's OnChange hook).
+// onChange is the engine's OnChange hook: change on a terminal, nil
+// otherwise (nothing is drawn, and a run over 100,000 rows need not keep
+// a state per row).
+func (p *progress) onChange() func(store.Challenge) {
+	if !p.tty {
+		return nil
+	}
+	return p.change
+}
+
+// change records a state change.
 func (p *progress) change(c store.Challenge) {
 	p.mu.Lock()
 	p.state[c.ID] = c.State

@@ -37,7 +37,7 @@ Exit codes: 0 all done or nothing to do, 1 at least one challenge failed,
 // runOnce is `dcvd run`; the demo calls it too.
 func runOnce(ctx context.Context, configPath string, stdout, stderr io.Writer) error {
 	prog := newProgress(stderr)
-	a, err := app.Open(ctx, configPath, app.Options{LogOutput: prog.logWriter(), OnChange: prog.change, MinLogLevel: prog.minLogLevel()})
+	a, err := app.Open(ctx, configPath, app.Options{LogOutput: prog.logWriter(), OnChange: prog.onChange(), MinLogLevel: prog.minLogLevel()})
 	if err != nil {
 		return err
 	}
