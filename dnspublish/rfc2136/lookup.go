@@ -26,8 +26,11 @@ func (s *session) insertions(ctx context.Context, zone string, recs []dnspublish
 		ttl   uint32 // TTL of the existing RRset of the record's type
 		cname string // target, when the name is a CNAME
 	}
-	// One query per distinct name.
-	var qs []*dns.Msg
+	// One query per distinct name, unless Present has just asked it.
+	var qs, ask []*dns.Msg
+	var resps []*dns.Msg
+	var errs []error
+	var asked []int // index in qs of each query sent
 	names := map[string]int{}
 	for _, r := range recs {
 		if _, ok := names[r.FQDN]; ok {
@@ -38,8 +41,17 @@ func (s *session) insertions(ctx context.Context, zone string, recs []dnspublish
 		m.SetQuestion(r.FQDN, r.Type.RRType())
 		m.RecursionDesired = false
 		qs = append(qs, m)
+		if a, ok := s.p.probed.take(r.FQDN, r.Type.RRType()); ok {
+			resps, errs = append(resps, a.resp), append(errs, a.err)
+			continue
+		}
+		resps, errs = append(resps, nil), append(errs, nil)
+		ask, asked = append(ask, m), append(asked, len(qs)-1)
 	}
-	resps, errs := s.queryAll(ctx, qs)
+	ar, ae := s.queryAll(ctx, ask)
+	for j, i := range asked {
+		resps[i], errs[i] = ar[j], ae[j]
+	}
 	conflicts = map[string]string{}
 	states := make([]state, len(qs))
 	for i, q := range qs {

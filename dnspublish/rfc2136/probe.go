@@ -46,6 +46,9 @@ func (s *session) present(ctx context.Context, zone string, r dnspublish.Record)
 	q.RecursionDesired = false
 	resp, err := s.exchange(ctx, q)
 	var rc *RcodeError
+	if err == nil || errors.As(err, &rc) && rc.TSIG == 0 {
+		s.p.probed.keep(r.FQDN, r.Type.RRType(), resp, err) // for the Add that follows
+	}
 	if errors.As(err, &rc) && rc.TSIG == 0 {
 		return false, nil // NXDOMAIN, or a server that does not answer queries
 	} else if err != nil {

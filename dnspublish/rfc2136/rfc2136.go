@@ -80,7 +80,8 @@ type Publisher struct {
 	// (only for BenchmarkTransport).
 	net string
 
-	pool pool // idle TCP connections (pool.go)
+	pool   pool   // idle TCP connections (pool.go)
+	probed probed // Present's answers for the Add that follows (probed.go)
 }
 
 // New validates o and returns a Publisher. It reads the TSIG secret but does
