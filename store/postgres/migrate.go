@@ -131,6 +131,34 @@ var migrations = []string{
 	`CREATE INDEX challenges_due ON challenges(next_at, id)
 		WHERE state IN ('discovered','published','visible','triggering','submitted','validated')
 		OR dns IN ('adding','present','removing');`,
+	// 8: a rate-limit admission in one round trip (ratelimit.go): under
+	// the credential's advisory lock, drop calls older than the longest
+	// window, and either record the call (0) or say how long until every
+	// window has room (ns). Windows and caps are parallel arrays.
+	`CREATE FUNCTION dcvd_rate_admit(k text, lk bigint, windows bigint[], caps int[], keep bigint)
+	RETURNS bigint LANGUAGE plpgsql AS $$
+	DECLARE
+		now_ns bigint;
+		wait_ns bigint := 0;
+		at_ns bigint;
+	BEGIN
+		PERFORM pg_advisory_xact_lock(lk);
+		now_ns := (extract(epoch from clock_timestamp()) * 1000000000)::bigint;
+		DELETE FROM rate_calls WHERE key = k AND at <= now_ns - keep;
+		FOR i IN 1 .. coalesce(array_length(windows, 1), 0) LOOP
+			-- The caps[i]-th most recent call in the window: when it
+			-- leaves the window, there is room.
+			SELECT at INTO at_ns FROM rate_calls WHERE key = k AND at > now_ns - windows[i]
+				ORDER BY at DESC OFFSET caps[i] - 1 LIMIT 1;
+			IF FOUND THEN
+				wait_ns := greatest(wait_ns, at_ns + windows[i] - now_ns + 1000000);
+			END IF;
+		END LOOP;
+		IF wait_ns = 0 THEN
+			INSERT INTO rate_calls (key, at) VALUES (k, now_ns);
+		END IF;
+		RETURN wait_ns;
+	END $$;`,
 }
 
 // migrateLock is the advisory lock key migrations run under ("dcvd" in

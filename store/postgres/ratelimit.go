@@ -7,8 +7,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/dcvd/dcvd/internal/ratelimit"
 )
 
@@ -50,41 +48,20 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	h := fnv.New64a()
 	h.Write([]byte(l.key))
 	lock := int64(h.Sum64() >> 1)
+	windows := make([]int64, len(l.limits))
+	caps := make([]int32, len(l.limits))
+	for i, lim := range l.limits {
+		windows[i], caps[i] = lim.Window.Nanoseconds(), int32(l.capOf(lim))
+	}
 	for {
-		var wait time.Duration
-		err := l.s.tx(ctx, func(tx pgx.Tx) error {
-			wait = 0
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lock); err != nil {
-				return err
-			}
-			var now int64
-			if err := tx.QueryRow(ctx, `SELECT `+nowNS).Scan(&now); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `DELETE FROM rate_calls WHERE key = $1 AND at <= $2`, l.key, now-l.keep.Nanoseconds()); err != nil {
-				return err
-			}
-			for _, lim := range l.limits {
-				c := l.capOf(lim)
-				// The c-th most recent call in the window: when it leaves
-				// the window, there is room.
-				var at int64
-				err := tx.QueryRow(ctx, `SELECT at FROM rate_calls WHERE key = $1 AND at > $2
-					ORDER BY at DESC OFFSET $3 LIMIT 1`, l.key, now-lim.Window.Nanoseconds(), c-1).Scan(&at)
-				switch {
-				case err == pgx.ErrNoRows:
-				case err != nil:
-					return err
-				default:
-					wait = max(wait, time.Duration(at+lim.Window.Nanoseconds()-now)+time.Millisecond)
-				}
-			}
-			if wait > 0 {
-				return nil
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO rate_calls (key, at) VALUES ($1, $2)`, l.key, now)
-			return err
-		})
+		// One statement (dcvd_rate_admit, migration 8): the lock, the
+		// windows' check and the call's record in one round trip, so
+		// admissions of many goroutines and instances follow each other
+		// as fast as the server runs them.
+		var ns int64
+		err := l.s.pool.QueryRow(ctx, `SELECT dcvd_rate_admit($1, $2, $3, $4, $5)`,
+			l.key, lock, windows, caps, l.keep.Nanoseconds()).Scan(&ns)
+		wait := time.Duration(ns)
 		if err != nil {
 			return fmt.Errorf("postgres: rate limit %s: %w", l.key, err)
 		}
