@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dcvd/dcvd/internal/apiclient"
@@ -101,26 +102,50 @@ func (p *Provider) DiscoverEach(ctx context.Context, found func([]providers.Chal
 	}
 	var failed []error
 	covered := map[string]bool{}
-	for _, o := range orders {
-		chs, err := p.discoverOrder(ctx, o)
-		if err != nil {
-			if ctx.Err() != nil {
+	// The orders' own calls (validation, random value) are made
+	// discoverParallel orders at a time, within the account's rate limits
+	// (the client waits on them); the orders are handed over in list order.
+	type got struct {
+		chs []providers.Challenge
+		err error
+	}
+	for start := 0; start < len(orders); start += discoverChunk {
+		part := orders[start:min(start+discoverChunk, len(orders))]
+		res := make([]got, len(part))
+		sem := make(chan struct{}, discoverParallel)
+		var wg sync.WaitGroup
+		for i, o := range part {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				res[i].chs, res[i].err = p.discoverOrder(ctx, o)
+			}()
+		}
+		wg.Wait()
+		for i, r := range res {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
-			// Credentials that stop working fail the whole pass.
-			if sc := apiclient.StatusOf(err); sc == http.StatusUnauthorized {
-				return err
+			if err := r.err; err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				// Credentials that stop working fail the whole pass.
+				if sc := apiclient.StatusOf(err); sc == http.StatusUnauthorized {
+					return err
+				}
+				p.log.Warn("digicert order skipped", "order", part[i].ID.String(), "err", err)
+				failed = append(failed, err)
+				continue
 			}
-			p.log.Warn("digicert order skipped", "order", o.ID.String(), "err", err)
-			failed = append(failed, err)
-			continue
-		}
-		for _, ch := range chs {
-			covered[ch.Name] = true
-		}
-		if len(chs) > 0 {
-			if err := found(chs); err != nil {
-				return err
+			for _, ch := range r.chs {
+				covered[ch.Name] = true
+			}
+			if len(r.chs) > 0 {
+				if err := found(r.chs); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -144,6 +169,13 @@ func (p *Provider) DiscoverEach(ctx context.Context, found func([]providers.Chal
 	}
 	return nil
 }
+
+// discoverParallel orders are read at once during discovery, in chunks of
+// discoverChunk handed over in list order.
+const (
+	discoverParallel = 8
+	discoverChunk    = 64
+)
 
 // discoverOrder returns the challenges of one pending order.
 func (p *Provider) discoverOrder(ctx context.Context, o api.Order) ([]providers.Challenge, error) {
