@@ -105,7 +105,7 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 		return 0, nil, fmt.Errorf("%s: discover: lock: %w", a.name, err)
 	}
 	if !ok {
-		e.log.Info("discovery is done by another dcvd process; its rows are worked on here", "account", a.name)
+		e.log.Info("discovery is running in another dcvd process; skipped", "account", a.name)
 		return 0, nil, nil
 	}
 	defer unlock()

@@ -266,19 +266,6 @@ func (d *driver) renew(ctx context.Context, now time.Time) {
 	}
 }
 
-type followKey struct{}
-
-// withFollowing marks ctx as RunOnce's discovery, which follows another
-// process's discovery of the same account instead of repeating it.
-func withFollowing(ctx context.Context) context.Context {
-	return context.WithValue(ctx, followKey{}, true)
-}
-
-func following(ctx context.Context) bool {
-	f, _ := ctx.Value(followKey{}).(bool)
-	return f
-}
-
 // reapDead takes over at once the rows of local dcvd processes that are
 // gone (store.Local): their leases would otherwise hold the rows for up to
 // one Lease. It runs at the loop's start and with every renewal.
@@ -321,24 +308,13 @@ func (d *driver) releaseAll(ctx context.Context) {
 // lockDiscovery takes the store lock of a's discovery, so one instance at a
 // time asks the CA (several daemons on one PostgreSQL, or a daemon and
 // `dcvd run`). ok is false when another process holds it: the daemon skips
-// that discovery (its next tick comes), a one-shot discovery waits for the
-// lock (at most one Lease after its holder died), and `dcvd run`
-// (following) waits for that discovery to end and then does not repeat
-// it: its pipeline works on what the other stored meanwhile. While held, the lock is
+// that discovery (its next tick comes), a one-shot run waits for the lock
+// (at most one Lease after its holder died). While held, the lock is
 // renewed every Lease/3; unlock releases it.
 func (e *Engine) lockDiscovery(ctx context.Context, a *account) (unlock func(), ok bool, err error) {
 	name := "discover " + a.name
-	for waited := false; ; waited = true {
+	for {
 		ok, err = e.st.Lock(ctx, name, e.cfg.Owner, e.cfg.Lease)
-		if err == nil && ok && waited && following(ctx) {
-			// Another process has just discovered this account: its rows
-			// are in the shared store, and repeating its CA reads would
-			// only delay this run's end.
-			if err := e.st.Unlock(ctx, name, e.cfg.Owner); err != nil {
-				e.log.Warn("releasing the discovery lock failed; it expires on its own", "account", a.name, "err", err)
-			}
-			return nil, false, nil
-		}
 		if err != nil || ok || e.daemon.Load() {
 			break
 		}
