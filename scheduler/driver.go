@@ -396,18 +396,7 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 			return e.commit(ctx, &immediate)
 		})
 	}
-	for name, chunk := range byBackend(publish) {
-		b := e.backends[name]
-		for _, zones := range chunk {
-			rows := zones.rows()
-			if d.hold(rows, now) {
-				continue
-			}
-			d.spawn(ctx, "publish "+name, rows, func(ctx context.Context) ([]*store.Challenge, error) {
-				return e.publish(ctx, b, zones)
-			})
-		}
-	}
+	d.spawnZones(ctx, "publish", publish, now, e.publish)
 	// An order's rows in one batch: they become visible together, and the
 	// order is submitted once, not once per batch its rows fell into.
 	sort.Slice(verify, func(i, j int) bool {
@@ -429,15 +418,22 @@ func (d *driver) dispatch(ctx context.Context, now time.Time) {
 	d.spawnOrders(ctx, submit, caSubmit)
 	d.spawnOrders(ctx, confirm, caConfirm)
 	d.spawnOrders(ctx, poll, caPoll)
-	for name, chunk := range byBackend(remove) {
-		b := e.backends[name]
+	d.spawnZones(ctx, "remove", remove, now, e.remove)
+}
+
+// spawnZones spawns a DNS step (publish or remove) per backend chunk of
+// zones, unless hold keeps its rows back for a larger batch.
+func (d *driver) spawnZones(ctx context.Context, what string, m map[zoneKey][]*store.Challenge, now time.Time,
+	step func(context.Context, *backend, map[string][]*store.Challenge) ([]*store.Challenge, error)) {
+	for name, chunk := range byBackend(m) {
+		b := d.e.backends[name]
 		for _, zones := range chunk {
 			rows := zones.rows()
 			if d.hold(rows, now) {
 				continue
 			}
-			d.spawn(ctx, "remove "+name, rows, func(ctx context.Context) ([]*store.Challenge, error) {
-				return e.remove(ctx, b, zones)
+			d.spawn(ctx, what+" "+name, rows, func(ctx context.Context) ([]*store.Challenge, error) {
+				return step(ctx, b, zones)
 			})
 		}
 	}

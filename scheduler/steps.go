@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dcvd/dcvd/dnspublish"
 	"github.com/dcvd/dcvd/providers"
@@ -42,27 +44,17 @@ const zoneParallel = 8
 // eachZone calls fn for each zone, at most zoneParallel at once, and
 // returns when all are done.
 func eachZone(zones []string, fn func(i int, zone string)) {
-	sem := make(chan struct{}, zoneParallel)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(zoneParallel)
 	for i, z := range zones {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			fn(i, z)
-		}()
+		g.Go(func() error { fn(i, z); return nil })
 	}
-	wg.Wait()
+	g.Wait()
 }
 
-// sortedZones returns the zones of byZone, sorted.
-func sortedZones(byZone map[string][]*store.Challenge) []string {
-	out := make([]string, 0, len(byZone))
-	for z := range byZone {
-		out = append(out, z)
-	}
-	sort.Strings(out)
-	return out
+// sortedZones returns the zones of a step's map, sorted.
+func sortedZones[V any](byZone map[string]V) []string {
+	return slices.Sorted(maps.Keys(byZone))
 }
 
 // publish adds the records of Discovered rows routed to backend b, zone by
@@ -213,11 +205,7 @@ func (e *Engine) foreign(ctx context.Context, b *backend, fresh map[string][]*st
 			}
 		}
 	}
-	zones := make([]string, 0, len(ask))
-	for z := range ask {
-		zones = append(zones, z)
-	}
-	sort.Strings(zones)
+	zones := sortedZones(ask)
 	present := make([][]bool, len(zones))
 	errs := make([]error, len(zones))
 	eachZone(zones, func(i int, zone string) {

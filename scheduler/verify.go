@@ -3,7 +3,8 @@ package scheduler
 import (
 	"context"
 	"log/slog"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dcvd/dcvd/store"
 	"github.com/dcvd/dcvd/verify"
@@ -74,17 +75,12 @@ func (v checkerVerifier) verifyAll(ctx context.Context, rows []*store.Challenge)
 		}
 	}
 	results := make([]verdict, len(keys))
-	sem := make(chan struct{}, caaParallel)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(caaParallel)
 	for i, k := range keys {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			results[i] = v.checkCAA(ctx, k.name, v.issuers[k.account])
-		}()
+		g.Go(func() error { results[i] = v.checkCAA(ctx, k.name, v.issuers[k.account]); return nil })
 	}
-	wg.Wait()
+	g.Wait()
 	for i, k := range keys {
 		caa[k] = &results[i]
 	}

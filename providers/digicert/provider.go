@@ -7,8 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dcvd/dcvd/internal/apiclient"
 	"github.com/dcvd/dcvd/providers"
@@ -112,17 +113,12 @@ func (p *Provider) DiscoverEach(ctx context.Context, found func([]providers.Chal
 	for start := 0; start < len(orders); start += discoverChunk {
 		part := orders[start:min(start+discoverChunk, len(orders))]
 		res := make([]got, len(part))
-		sem := make(chan struct{}, discoverParallel)
-		var wg sync.WaitGroup
+		var g errgroup.Group
+		g.SetLimit(discoverParallel)
 		for i, o := range part {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				res[i].chs, res[i].err = p.discoverOrder(ctx, o)
-			}()
+			g.Go(func() error { res[i].chs, res[i].err = p.discoverOrder(ctx, o); return nil })
 		}
-		wg.Wait()
+		g.Wait()
 		for i, r := range res {
 			if err := ctx.Err(); err != nil {
 				return err
