@@ -2,10 +2,13 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/dcvd/dcvd/providers"
 	sim "github.com/dcvd/dcvd/sandbox/digicert"
 	"github.com/dcvd/dcvd/store"
 )
@@ -51,5 +54,83 @@ func TestConcurrentRunsSummaries(t *testing.T) {
 	}
 	if left := e.dcvRecords(t); len(left) != 0 {
 		t.Fatalf("records left: %v", left)
+	}
+}
+
+// gatedDiscovery counts its discoveries; the first one signals started and
+// waits for release, then fails when fail is set.
+type gatedDiscovery struct {
+	providers.Provider
+	calls            *atomic.Int32
+	started, release chan struct{}
+	fail             bool
+}
+
+func (g gatedDiscovery) Discover(ctx context.Context) ([]providers.Challenge, error) {
+	if g.calls.Add(1) == 1 && g.started != nil {
+		close(g.started)
+		<-g.release
+		if g.fail {
+			return nil, errors.New("discovery cut short")
+		}
+	}
+	return g.Provider.Discover(ctx)
+}
+
+// A `dcvd run` started while another process discovers the same account
+// waits for that discovery and, when it completes, works on what it stored
+// instead of asking the CA again; when the other's discovery does not
+// complete (it failed, or its process died: the lock is freed without
+// store.Finish), the run discovers itself.
+func TestRunFollowsDiscovery(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		fail      bool
+		wantCalls int32 // discoveries the second run makes
+	}{
+		{"completed", false, 0},
+		{"cut short", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, zoneNames(3), sim.Options{NoLimits: true})
+			ids := addOrders(e.sim, e.Zones, "dns-txt-token")
+			var firstCalls, secondCalls atomic.Int32
+			started, release := make(chan struct{}), make(chan struct{})
+			first, _ := e.engine(t, testLogger(t), gatedDiscovery{Provider: e.provider(t, "dns-txt"), calls: &firstCalls,
+				started: started, release: release, fail: tc.fail})
+			second, _ := e.engine(t, testLogger(t), gatedDiscovery{Provider: e.provider(t, "dns-txt"), calls: &secondCalls})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var sums [2]Summary
+			var errs [2]error
+			var wg sync.WaitGroup
+			wg.Go(func() { sums[0], errs[0] = first.RunOnce(ctx) })
+			<-started
+			wg.Go(func() { sums[1], errs[1] = second.RunOnce(ctx) })
+			// The second run is waiting for the lock once it has read the
+			// completion count; then the first discovery goes on.
+			deadline := time.Now().Add(10 * time.Second)
+			for second.waitingDiscovery.Load() == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the second run never waited for the discovery lock")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			close(release)
+			wg.Wait()
+			if got := secondCalls.Load(); got != tc.wantCalls {
+				t.Fatalf("second run discovered %d times, want %d", got, tc.wantCalls)
+			}
+			wantIssued(t, e.sim, ids)
+			if errs[0] != nil || errs[1] != nil {
+				t.Fatalf("runs: %v, %v", errs[0], errs[1])
+			}
+			if c := sums[1].ExitCode(); c != 0 {
+				t.Fatalf("second run: %s, exit %d", sums[1], c)
+			}
+			if left := e.dcvRecords(t); len(left) != 0 {
+				t.Fatalf("records left: %v", left)
+			}
+		})
 	}
 }

@@ -31,6 +31,9 @@ type Engine struct {
 	fault    func(point string)                              // fault-injection tests: called at each faultPoint
 	changeMu sync.Mutex                                      // OnChange calls are serialized
 	daemon   atomic.Bool                                     // Run: skip a discovery another process runs (leases.go)
+	// waitingDiscovery counts one-shot discoveries waiting for another
+	// process's (leases.go; tests).
+	waitingDiscovery atomic.Int32
 }
 
 type account struct {
@@ -105,7 +108,9 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 		return 0, nil, fmt.Errorf("%s: discover: lock: %w", a.name, err)
 	}
 	if !ok {
-		e.log.Info("discovery is running in another dcvd process; skipped", "account", a.name)
+		if e.daemon.Load() {
+			e.log.Info("discovery is running in another dcvd process; skipped", "account", a.name)
+		}
 		return 0, nil, nil
 	}
 	defer unlock()
@@ -156,6 +161,11 @@ func (e *Engine) discover(ctx context.Context, a *account) (int, []store.Challen
 	}
 	e.log.Info("discovered", "account", a.name, "found", found, "new", n, "refused", len(refused))
 	e.refreshInventory(ctx, a) // inventory.go
+	// Counted only now: a process that waited for this discovery takes it
+	// as its own (lockDiscovery).
+	if err := e.st.Finish(ctx, discoveryLock(a)); err != nil {
+		e.log.Warn("recording the completed discovery failed; a run waiting for it discovers again", "account", a.name, "err", err)
+	}
 	return n, refused, nil
 }
 

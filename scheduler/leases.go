@@ -50,11 +50,7 @@ func (e *Engine) claim(ctx context.Context, ids []int64) ([]store.Challenge, err
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := e.st.Claim(ctx, ids, e.cfg.Owner, e.cfg.Lease)
-	if err != nil {
-		return nil, fmt.Errorf("claim %d challenges: %w", len(ids), err)
-	}
-	return rows, nil
+	return e.st.Claim(ctx, ids, e.cfg.Owner, e.cfg.Lease) // its error says "<store>: claim N challenges"
 }
 
 // release gives up the leases on ids, even when ctx has ended.
@@ -305,18 +301,58 @@ func (d *driver) releaseAll(ctx context.Context) {
 	d.flushRelease(ctx)
 }
 
+type followKey struct{}
+
+// withFollowing marks ctx as RunOnce's discovery: one that finds another
+// process discovering the same account waits for it and, when it completes,
+// takes its result instead of asking the CA again.
+func withFollowing(ctx context.Context) context.Context {
+	return context.WithValue(ctx, followKey{}, true)
+}
+
+func following(ctx context.Context) bool {
+	f, _ := ctx.Value(followKey{}).(bool)
+	return f
+}
+
+// discoveryLock is the store lock (and Finish name) of a's discovery.
+func discoveryLock(a *account) string { return "discover " + a.name }
+
 // lockDiscovery takes the store lock of a's discovery, so one instance at a
 // time asks the CA (several daemons on one PostgreSQL, or a daemon and
-// `dcvd run`). ok is false when another process holds it: the daemon skips
-// that discovery (its next tick comes), a one-shot run waits for the lock
-// (at most one Lease after its holder died). While held, the lock is
-// renewed every Lease/3; unlock releases it.
+// `dcvd run`). ok is false when the discovery is not this process's to do:
+// the daemon skips a discovery another process is running (its next tick
+// comes); a one-shot run waits for the lock (at most one Lease after its
+// holder died) and then discovers, unless it is following (RunOnce) and the
+// holder completed that discovery meanwhile (store.Finish): its rows are in
+// the store, and the run works on them. A holder that died never counted,
+// so its discovery is repeated. While held, the lock is renewed every
+// Lease/3; unlock releases it.
 func (e *Engine) lockDiscovery(ctx context.Context, a *account) (unlock func(), ok bool, err error) {
-	name := "discover " + a.name
-	for {
+	name := discoveryLock(a)
+	var before int64
+	for waited := false; ; waited = true {
 		ok, err = e.st.Lock(ctx, name, e.cfg.Owner, e.cfg.Lease)
+		if err == nil && ok && waited && following(ctx) {
+			n, ferr := e.st.Finished(ctx, name)
+			if ferr == nil && n > before {
+				e.log.Info("another dcvd process discovered this account while this run waited; its rows are worked on here", "account", a.name)
+				e.releaseDiscovery(ctx, a)
+				return nil, false, nil
+			}
+		}
 		if err != nil || ok || e.daemon.Load() {
 			break
+		}
+		if !waited {
+			// Read after a refused Lock, so a completion this run
+			// counts is one that ended while it waited.
+			if before, err = e.st.Finished(ctx, name); err != nil {
+				break
+			}
+			e.log.Info("another dcvd process is discovering this account; waiting for it", "account", a.name)
+			e.waitingDiscovery.Add(1)
+			defer e.waitingDiscovery.Add(-1)
 		}
 		t := time.NewTimer(min(e.cfg.Lease/10, 200*time.Millisecond))
 		select {
@@ -351,12 +387,17 @@ func (e *Engine) lockDiscovery(ctx context.Context, a *account) (unlock func(), 
 	return func() {
 		close(stop)
 		<-done
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
-		defer cancel()
-		if err := e.st.Unlock(ctx, name, e.cfg.Owner); err != nil {
-			e.log.Warn("releasing the discovery lock failed; it expires on its own", "account", a.name, "err", err)
-		}
+		e.releaseDiscovery(ctx, a)
 	}, true, nil
+}
+
+// releaseDiscovery unlocks a's discovery lock.
+func (e *Engine) releaseDiscovery(ctx context.Context, a *account) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if err := e.st.Unlock(ctx, discoveryLock(a), e.cfg.Owner); err != nil {
+		e.log.Warn("releasing the discovery lock failed; it expires on its own", "account", a.name, "err", err)
+	}
 }
 
 // reap ends the leases of owner when the store is shared by the processes of

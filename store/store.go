@@ -216,6 +216,13 @@ type Store interface {
 	Lock(ctx context.Context, name, owner string, lease time.Duration) (bool, error)
 	// Unlock releases owner's lock name (another owner's is left alone).
 	Unlock(ctx context.Context, name, owner string) error
+	// Finish counts one more completed run of the work lock name guards
+	// (an account's discovery), and Finished reads that count (0 when it
+	// never completed). A lock is freed both by its holder's Unlock and by
+	// its death; a process that waited for the lock tells the two apart by
+	// the count: unchanged, the work was not done and is its to do.
+	Finish(ctx context.Context, name string) error
+	Finished(ctx context.Context, name string) (int64, error)
 
 	dnspublish.RecordStore
 	Auditor // store/audit.go

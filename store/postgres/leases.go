@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -151,6 +152,25 @@ func (s *Store) Unlock(ctx context.Context, name, owner string) error {
 	}
 	l.conn.Release()
 	return nil
+}
+
+// Finish implements store.Store.
+func (s *Store) Finish(ctx context.Context, name string) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO finished (name, count) VALUES ($1, 1)
+		ON CONFLICT (name) DO UPDATE SET count = finished.count + 1`, name); err != nil {
+		return fmt.Errorf("postgres: finish %q: %w", name, err)
+	}
+	return nil
+}
+
+// Finished implements store.Store.
+func (s *Store) Finished(ctx context.Context, name string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count FROM finished WHERE name = $1`, name).Scan(&n)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("postgres: finished %q: %w", name, err)
+	}
+	return n, nil
 }
 
 // ImportChallenges implements store.Importer: rows are inserted with their

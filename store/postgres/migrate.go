@@ -159,6 +159,13 @@ var migrations = []string{
 		END IF;
 		RETURN wait_ns;
 	END $$;`,
+	// 9: completed runs of lock-guarded work (store.Store.Finish): a
+	// process that waited for an account's discovery lock learns whether
+	// its holder finished the discovery or died.
+	`CREATE TABLE finished (
+		name  TEXT   PRIMARY KEY,
+		count BIGINT NOT NULL
+	);`,
 }
 
 // migrateLock is the advisory lock key migrations run under ("dcvd" in

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -169,6 +170,25 @@ func (s *Store) Unlock(ctx context.Context, name, owner string) error {
 		return fmt.Errorf("sqlite: unlock %q: %w", name, err)
 	}
 	return nil
+}
+
+// Finish implements store.Store.
+func (s *Store) Finish(ctx context.Context, name string) error {
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO finished (name, count) VALUES (?, 1)
+		ON CONFLICT (name) DO UPDATE SET count = finished.count + 1`, name); err != nil {
+		return fmt.Errorf("sqlite: finish %q: %w", name, err)
+	}
+	return nil
+}
+
+// Finished implements store.Store.
+func (s *Store) Finished(ctx context.Context, name string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT count FROM finished WHERE name = ?`, name).Scan(&n)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("sqlite: finished %q: %w", name, err)
+	}
+	return n, nil
 }
 
 // Expire implements store.Store.

@@ -132,6 +132,13 @@ var migrations = []string{
 	// 8: PostgreSQL's one-round-trip rate-limit admission; nothing here
 	// (kept so schema versions mean the same in both stores).
 	`SELECT 1;`,
+	// 9: completed runs of lock-guarded work (store.Store.Finish): a
+	// process that waited for an account's discovery lock learns whether
+	// its holder finished the discovery or died.
+	`CREATE TABLE finished (
+		name  TEXT    PRIMARY KEY,
+		count INTEGER NOT NULL
+	);`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction.

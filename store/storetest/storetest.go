@@ -882,4 +882,20 @@ func testLocks(t *testing.T, open Opener) {
 	if ok, err := b.Lock(ctx, "discover digicert", "B", time.Minute); err != nil || !ok {
 		t.Fatalf("B locks after A's unlock: %v, %v", ok, err)
 	}
+
+	// Finish counts completed runs per name, for every handle.
+	if n, err := b.Finished(ctx, "discover digicert"); err != nil || n != 0 {
+		t.Fatalf("Finished before any Finish: %d, %v", n, err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := a.Finish(ctx, "discover digicert"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := b.Finished(ctx, "discover digicert"); err != nil || n != 2 {
+		t.Fatalf("Finished after two: %d, %v (want 2)", n, err)
+	}
+	if n, err := a.Finished(ctx, "discover other"); err != nil || n != 0 {
+		t.Fatalf("Finished of another name: %d, %v (want 0)", n, err)
+	}
 }
