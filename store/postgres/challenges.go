@@ -282,9 +282,11 @@ func (s *Store) Holders(ctx context.Context, keys []string, except []int64) (map
 	if except == nil {
 		except = []int64{}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT rec_key, count(*) FROM challenges
-		WHERE dns IN ('adding','present') AND rec_key = ANY($1) AND NOT (id = ANY($2))
-		GROUP BY rec_key`, keys, except)
+	// Joins, not "= ANY": see idsJoin.
+	rows, err := s.pool.Query(ctx, `SELECT ch.rec_key, count(*) FROM challenges ch
+		WHERE ch.rec_key IN (SELECT unnest($1::text[])) AND ch.dns IN ('adding','present')
+		AND NOT EXISTS (SELECT 1 FROM unnest($2::bigint[]) AS x(id) WHERE x.id = ch.id)
+		GROUP BY ch.rec_key`, pgx.QueryExecModeExec, keys, except)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: holders: %w", err)
 	}

@@ -13,6 +13,15 @@ import (
 	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
+// idsJoin is the challenges (ch) whose IDs are in the array $1. Claim, Renew,
+// Release and Holders take thousands of IDs: joined, each ID costs one hash
+// or index probe, where "id = ANY($1)" in a plan PostgreSQL caches
+// generically (after five runs of a prepared statement) is a filter that
+// scans the whole array for every candidate row — minutes at 20,000 leases.
+// The same queries run unprepared (pgx.QueryExecModeExec), so each is
+// planned for the array it is given.
+const idsJoin = `unnest($1::bigint[]) AS u(id) JOIN challenges ch ON ch.id = u.id`
+
 // Claim implements store.Store: the claimable rows among ids are locked
 // with FOR UPDATE SKIP LOCKED (a row another transaction is writing is
 // skipped, not waited for) and taken in the same statement. Lease times are
@@ -25,12 +34,12 @@ func (s *Store) Claim(ctx context.Context, ids []int64, owner string, lease time
 		return nil, nil
 	}
 	out, err := query(ctx, s.pool, `WITH c AS (
-			SELECT id AS cid FROM challenges
-			WHERE id = ANY($1) AND (owner = '' OR owner = $2 OR lease_until <= `+nowNS+`)
-			ORDER BY id FOR UPDATE SKIP LOCKED)
+			SELECT ch.id AS cid FROM `+idsJoin+`
+			WHERE ch.owner = '' OR ch.owner = $2 OR ch.lease_until <= `+nowNS+`
+			ORDER BY ch.id FOR UPDATE OF ch SKIP LOCKED)
 		UPDATE challenges SET owner = $2, lease_until = `+nowNS+` + $3, version = version + 1
 		FROM c WHERE challenges.id = c.cid
-		RETURNING `+columns, ids, owner, lease.Nanoseconds())
+		RETURNING `+columns, pgx.QueryExecModeExec, ids, owner, lease.Nanoseconds())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: claim %d challenges: %w", len(ids), err)
 	}
@@ -43,9 +52,9 @@ func (s *Store) Renew(ctx context.Context, ids []int64, owner string, lease time
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, `WITH c AS (
-			SELECT id AS cid FROM challenges WHERE owner = $2 AND id = ANY($1) ORDER BY id FOR UPDATE)
+			SELECT ch.id AS cid FROM `+idsJoin+` WHERE ch.owner = $2 ORDER BY ch.id FOR UPDATE OF ch)
 		UPDATE challenges SET lease_until = `+nowNS+` + $3 FROM c WHERE challenges.id = c.cid
-		RETURNING challenges.id`, ids, owner, lease.Nanoseconds())
+		RETURNING challenges.id`, pgx.QueryExecModeExec, ids, owner, lease.Nanoseconds())
 	if err != nil {
 		return nil, fmt.Errorf("postgres: renew %d leases: %w", len(ids), err)
 	}
@@ -72,8 +81,9 @@ func (s *Store) Release(ctx context.Context, ids []int64, owner string) error {
 		return nil
 	}
 	if _, err := s.pool.Exec(ctx, `WITH c AS (
-			SELECT id AS cid FROM challenges WHERE owner = $2 AND id = ANY($1) ORDER BY id FOR UPDATE)
-		UPDATE challenges SET owner = '', lease_until = 0 FROM c WHERE challenges.id = c.cid`, ids, owner); err != nil {
+			SELECT ch.id AS cid FROM `+idsJoin+` WHERE ch.owner = $2 ORDER BY ch.id FOR UPDATE OF ch)
+		UPDATE challenges SET owner = '', lease_until = 0 FROM c WHERE challenges.id = c.cid`,
+		pgx.QueryExecModeExec, ids, owner); err != nil {
 		return fmt.Errorf("postgres: release %d leases: %w", len(ids), err)
 	}
 	return nil
