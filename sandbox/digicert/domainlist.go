@@ -2,7 +2,6 @@ package digicert
 
 import (
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -130,13 +129,8 @@ func (s *Server) listDomains(w http.ResponseWriter, r *http.Request) {
 	isoExp := q.Get("include_dcv_expiration_time") == "true"
 
 	s.mu.Lock()
-	ids := make([]int, 0, len(s.st.domains))
-	for id := range s.st.domains {
-		ids = append(ids, id)
-	}
-	sort.Ints(ids)
 	var match []*domain
-	for _, id := range ids {
+	for _, id := range s.st.domainIDs {
 		d := s.st.domains[id]
 		switch {
 		case method != "" && d.method != method:

@@ -122,6 +122,7 @@ type state struct {
 	orders     map[int]*order
 	orderIDs   []int
 	domains    map[int]*domain
+	domainIDs  []int // creation order, which is ID order: the domain list pages without sorting
 	byName     map[string]*domain
 }
 
@@ -248,6 +249,7 @@ func (s *Server) domainFor(name, method string, now time.Time) *domain {
 		d.token, d.tokenExp = newToken(), now.Add(tokenLifetime)
 	}
 	s.st.domains[d.id] = d
+	s.st.domainIDs = append(s.st.domainIDs, d.id)
 	s.st.byName[name] = d
 	return d
 }
