@@ -166,6 +166,44 @@ var migrations = []string{
 		name  TEXT   PRIMARY KEY,
 		count BIGINT NOT NULL
 	);`,
+	// 10: rate-limit admission of up to want calls in one round trip
+	// (ratelimit.go): under the credential's advisory lock, drop calls
+	// older than the longest window, admit as many as every window has
+	// room for, recording them hold after now (they are made within hold,
+	// so each is counted at least as long as the CA counts it), and return
+	// {admitted, 0}; or, with no room, {0, ns until the fullest window has
+	// room}. Windows and caps are parallel arrays.
+	`CREATE FUNCTION dcvd_rate_admit_n(k text, lk bigint, windows bigint[], caps int[], keep bigint, want int, hold bigint)
+	RETURNS bigint[] LANGUAGE plpgsql AS $$
+	DECLARE
+		now_ns bigint;
+		wait_ns bigint := 0;
+		at_ns bigint;
+		room int := want;
+		used int;
+	BEGIN
+		PERFORM pg_advisory_xact_lock(lk);
+		now_ns := (extract(epoch from clock_timestamp()) * 1000000000)::bigint;
+		DELETE FROM rate_calls WHERE key = k AND at <= now_ns - keep;
+		FOR i IN 1 .. coalesce(array_length(windows, 1), 0) LOOP
+			SELECT count(*) INTO used FROM rate_calls WHERE key = k AND at > now_ns - windows[i];
+			room := least(room, caps[i] - used);
+		END LOOP;
+		IF room > 0 THEN
+			INSERT INTO rate_calls (key, at) SELECT k, now_ns + hold FROM generate_series(1, room);
+			RETURN ARRAY[room, 0];
+		END IF;
+		FOR i IN 1 .. coalesce(array_length(windows, 1), 0) LOOP
+			-- The caps[i]-th most recent call in the window: when it
+			-- leaves the window, there is room.
+			SELECT at INTO at_ns FROM rate_calls WHERE key = k AND at > now_ns - windows[i]
+				ORDER BY at DESC OFFSET caps[i] - 1 LIMIT 1;
+			IF FOUND THEN
+				wait_ns := greatest(wait_ns, at_ns + windows[i] - now_ns + 1000000);
+			END IF;
+		END LOOP;
+		RETURN ARRAY[0, greatest(wait_ns, 1000000)];
+	END $$;`,
 }
 
 // migrateLock is the advisory lock key migrations run under ("dcvd" in

@@ -11,26 +11,51 @@ import (
 )
 
 // Limiter enforces a CA's documented limits for one credential across every
-// instance sharing the database: the calls are rows of rate_calls, and a
-// call is admitted under a transaction advisory lock on the credential's
-// key only when every sliding window (at most N calls in any Window) has
-// room, by the server's clock. It satisfies apiclient.Waiter, like
+// instance sharing the database: the calls are rows of rate_calls, and calls
+// are admitted under a transaction advisory lock on the credential's key
+// only when every sliding window (at most N calls in any Window) has room,
+// by the server's clock. It satisfies apiclient.Waiter, like
 // ratelimit.Limiter does within one process.
+//
+// Where the windows are wide, one round trip admits a batch of calls (a
+// twentieth of the smallest window's cap, at most 16) that this process
+// hands out over the next hold (a twentieth of the shortest window, at most
+// 1 s). The batch is recorded as made hold after its admission, so every
+// call is counted at least as long as the CA counts it; a call not made
+// within hold is lost budget, never extra. A narrow window (cap under 40)
+// admits one call per round trip, at its own time, as before.
 type Limiter struct {
 	s      *Store
 	key    string
 	limits []ratelimit.Limit
 	margin float64
 	keep   time.Duration // the longest window
+	batch  int           // calls admitted per round trip
+	hold   time.Duration // how long an admitted batch may be used
+
+	sem    chan struct{} // one admission at a time in this process
+	tokens int           // admitted calls not handed out yet
+	until  time.Time     // when they lapse (local monotonic clock)
 }
+
+// Batching bounds (see Limiter).
+const (
+	maxBatch = 16
+	maxHold  = time.Second
+)
 
 // Limiter returns the shared limiter of key (CA type, account name and
 // endpoint; never a secret) for limits, keeping margin (0 ≤ margin < 1,
 // like ratelimit.WithMargin) of every window free.
 func (s *Store) Limiter(key string, limits []ratelimit.Limit, margin float64) *Limiter {
-	l := &Limiter{s: s, key: key, limits: limits, margin: margin}
+	l := &Limiter{s: s, key: key, limits: limits, margin: margin, batch: maxBatch, hold: maxHold, sem: make(chan struct{}, 1)}
 	for _, lim := range limits {
 		l.keep = max(l.keep, lim.Window)
+		l.batch = min(l.batch, l.capOf(lim)/20)
+		l.hold = min(l.hold, lim.Window/20)
+	}
+	if l.batch <= 1 {
+		l.batch, l.hold = 1, 0
 	}
 	return l
 }
@@ -54,21 +79,38 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		windows[i], caps[i] = lim.Window.Nanoseconds(), int32(l.capOf(lim))
 	}
 	for {
-		// One statement (dcvd_rate_admit, migration 8): the lock, the
-		// windows' check and the call's record in one round trip, so
-		// admissions of many goroutines and instances follow each other
-		// as fast as the server runs them.
-		var ns int64
-		err := l.s.pool.QueryRow(ctx, `SELECT dcvd_rate_admit($1, $2, $3, $4, $5)`,
-			l.key, lock, windows, caps, l.keep.Nanoseconds()).Scan(&ns)
-		wait := time.Duration(ns)
-		if err != nil {
-			return fmt.Errorf("postgres: rate limit %s: %w", l.key, err)
+		select {
+		case l.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if wait == 0 {
+		if l.tokens > 0 && time.Now().Before(l.until) {
+			l.tokens--
+			<-l.sem
 			return nil
 		}
-		t := time.NewTimer(wait)
+		// One statement (dcvd_rate_admit_n, migration 10): the lock, the
+		// windows' check and the calls' record in one round trip, so
+		// admissions of many goroutines and instances follow each other
+		// as fast as the server runs them.
+		start := time.Now()
+		var res []int64
+		err := l.s.pool.QueryRow(ctx, `SELECT dcvd_rate_admit_n($1, $2, $3, $4, $5, $6, $7)`,
+			l.key, lock, windows, caps, l.keep.Nanoseconds(), l.batch, l.hold.Nanoseconds()).Scan(&res)
+		if err == nil && len(res) != 2 {
+			err = fmt.Errorf("admission returned %v", res)
+		}
+		if err != nil {
+			<-l.sem
+			return fmt.Errorf("postgres: rate limit %s: %w", l.key, err)
+		}
+		if n := int(res[0]); n > 0 {
+			l.tokens, l.until = n-1, start.Add(l.hold)
+			<-l.sem
+			return nil
+		}
+		<-l.sem
+		t := time.NewTimer(time.Duration(res[1]))
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -83,5 +84,70 @@ func TestLimiterSharedByInstances(t *testing.T) {
 		if err := lims[0].Wait(cctx); err != nil {
 			break // ctx ended while waiting: returned, not stuck
 		}
+	}
+}
+
+// A wide window is admitted in batches: 300 calls from two instances at
+// 100 per second take a fraction of the round trips, never put more than
+// 100 records in any second, and still take two windows beyond the first.
+func TestLimiterBatches(t *testing.T) {
+	testenv.RequirePostgres(t, pg)
+	ctx := context.Background()
+	dsn := pg.NewDatabase(t)
+	limits := []ratelimit.Limit{{N: 100, Window: time.Second}, {N: 10000, Window: time.Minute}}
+	st := open(t, dsn)
+	lims := []*Limiter{st.Limiter("digicert:wide", limits, 0), open(t, dsn).Limiter("digicert:wide", limits, 0)}
+	if lims[0].batch != 5 || lims[0].hold != 50*time.Millisecond {
+		t.Fatalf("batch %d, hold %s: want 5 calls, 50ms", lims[0].batch, lims[0].hold)
+	}
+	var (
+		mu    sync.Mutex
+		calls []time.Time
+		wg    sync.WaitGroup
+	)
+	for g := 0; g < 6; g++ {
+		wg.Go(func() {
+			for i := 0; i < 50; i++ {
+				if err := lims[g%2].Wait(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				calls = append(calls, time.Now())
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	var at []int64
+	rows, err := st.pool.Query(ctx, `SELECT at FROM rate_calls WHERE key = 'digicert:wide' ORDER BY at`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var v int64
+		rows.Scan(&v)
+		at = append(at, v)
+	}
+	rows.Close()
+	distinct := map[int64]bool{}
+	for _, v := range at {
+		distinct[v] = true
+	}
+	// Every call was admitted; at most one unused batch per instance.
+	if len(at) < 300 || len(at) > 300+2*5 {
+		t.Fatalf("%d calls recorded for 300 made", len(at))
+	}
+	if len(distinct) > 300/3 {
+		t.Fatalf("%d admissions for 300 calls: not batched", len(distinct))
+	}
+	for i := 100; i < len(at); i++ {
+		if gap := time.Duration(at[i] - at[i-100]); gap < time.Second {
+			t.Fatalf("records %d and %d only %s apart: more than 100 in a second", i-100, i, gap)
+		}
+	}
+	sort.Slice(calls, func(i, j int) bool { return calls[i].Before(calls[j]) })
+	if took := calls[len(calls)-1].Sub(calls[0]); took < 2*time.Second-200*time.Millisecond {
+		t.Fatalf("300 calls at 100/s made within %s, want about two windows after the first", took)
 	}
 }

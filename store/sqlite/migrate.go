@@ -139,6 +139,8 @@ var migrations = []string{
 		name  TEXT    PRIMARY KEY,
 		count INTEGER NOT NULL
 	);`,
+	// 10: PostgreSQL's batched rate-limit admission; nothing here.
+	`SELECT 1;`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction.
