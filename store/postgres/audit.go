@@ -18,32 +18,53 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 		return nil
 	}
 	now := time.Now()
+	n := len(entries)
+	var (
+		ids, ats, challenges, serials, tooks = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		kinds, actors, accounts, orders      = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		names, types, values, backends       = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		zones, results, details, evidence    = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	)
+	for i := range entries {
+		e := &entries[i]
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		ev, err := store.EncodeEvidence(e.Evidence)
+		if err != nil {
+			return fmt.Errorf("postgres: append %d audit entries: %w", n, err)
+		}
+		ats[i], challenges[i], serials[i], tooks[i] = e.Time.UnixNano(), e.Challenge, int64(e.Serial), int64(e.Took)
+		kinds[i], actors[i], accounts[i], orders[i] = e.Kind, e.Actor, e.Account, e.Order
+		names[i], types[i], values[i], backends[i] = strings.TrimSuffix(e.Name, "."), e.Type, e.Value, e.Backend
+		zones[i], results[i], details[i], evidence[i] = e.Zone, e.Result, e.Detail, ev
+	}
+	// The IDs are taken from the sequence first, so each entry learns its
+	// own; then every entry is one row of a single INSERT.
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for i := range entries {
-			e := &entries[i]
-			if e.Time.IsZero() {
-				e.Time = now
-			}
-			ev, err := store.EncodeEvidence(e.Evidence)
-			if err != nil {
-				return err
-			}
-			b.Queue(`INSERT INTO audit (at, kind, actor, challenge, account, order_id, name, type, value,
-				backend, zone, serial, result, detail, took, evidence)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`,
-				e.Time.UnixNano(), e.Kind, e.Actor, e.Challenge, e.Account, e.Order, strings.TrimSuffix(e.Name, "."),
-				e.Type, e.Value, e.Backend, e.Zone, int64(e.Serial), e.Result, e.Detail, int64(e.Took), ev)
+		rows, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('audit', 'id')) FROM generate_series(1, $1)`, n)
+		if err != nil {
+			return err
 		}
-		res := tx.SendBatch(ctx, b)
-		for i := range entries {
-			if err := res.QueryRow().Scan(&entries[i].ID); err != nil {
-				res.Close()
-				return err
-			}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
 		}
-		return res.Close()
+		copy(ids, got)
+		_, err = tx.Exec(ctx, `INSERT INTO audit (id, at, kind, actor, challenge, account, order_id, name, type, value,
+			backend, zone, serial, result, detail, took, evidence)
+			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
+				$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[],
+				$16::bigint[], $17::text[])`, pgx.QueryExecModeExec,
+			ids, ats, kinds, actors, challenges, accounts, orders, names, types, values, backends, zones, serials,
+			results, details, tooks, evidence)
+		return err
 	})
+	if err == nil {
+		for i := range entries {
+			entries[i].ID = ids[i]
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: append %d audit entries: %w", len(entries), err)
 	}
