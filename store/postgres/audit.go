@@ -27,16 +27,13 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 	)
 	for i := range entries {
 		e := &entries[i]
-		if e.Time.IsZero() {
-			e.Time = now
-		}
-		ev, err := store.EncodeEvidence(e.Evidence)
+		name, ev, err := sqlrow.AuditFields(e, now)
 		if err != nil {
 			return fmt.Errorf("postgres: append %d audit entries: %w", n, err)
 		}
 		ats[i], challenges[i], serials[i], tooks[i] = e.Time.UnixNano(), e.Challenge, int64(e.Serial), int64(e.Took)
 		kinds[i], actors[i], accounts[i], orders[i] = e.Kind, e.Actor, e.Account, e.Order
-		names[i], types[i], values[i], backends[i] = strings.TrimSuffix(e.Name, "."), e.Type, e.Value, e.Backend
+		names[i], types[i], values[i], backends[i] = name, e.Type, e.Value, e.Backend
 		zones[i], results[i], details[i], evidence[i] = e.Zone, e.Result, e.Detail, ev
 	}
 	// The IDs are taken from the sequence first, so each entry learns its

@@ -19,28 +19,14 @@ const columns = sqlrow.Columns
 const insertSQL = `INSERT INTO challenges (version, ` + sqlrow.InsertColumns + `)
 	VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
 
-// saveSQL writes the fields that change as a row moves, for a whole batch in
-// one statement: the rows are parallel arrays, locked in ID order first (as
-// Claim, Renew and Release lock them: two transactions never wait on each
-// other crosswise), and a row is written only if its version is still the
-// one read. Identity and record are left alone; when an owner is given
-// (SaveHeld), its lease is extended too, by the server's clock like every
-// lease. RETURNING says which rows were written.
-const saveSQL = `WITH v AS (
-		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
-			$7::text[], $8::text[], $9::bigint[], $10::int[], $11::bigint[], $12::text[])
-			AS v(id, version, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason)),
-	l AS (SELECT c.id FROM challenges c JOIN v ON c.id = v.id ORDER BY c.id FOR UPDATE OF c)
-	UPDATE challenges c SET version = c.version + 1, expires = v.expires, ref = v.ref, backend = v.backend,
-		zone = v.zone, state = v.state, dns = v.dns, serial = v.serial, attempts = v.attempts,
-		next_at = v.next_at, reason = v.reason, updated = $13,
-		lease_until = CASE WHEN c.owner <> '' AND c.owner = $14 THEN greatest(c.lease_until, ` + nowNS + ` + $15) ELSE c.lease_until END
-	FROM v JOIN l ON l.id = v.id
-	WHERE c.id = v.id AND c.version = v.version
-	RETURNING c.id`
-
-// saveChunk bounds the rows of one save statement (its arrays).
-const saveChunk = 5000
+// updateSQL writes the fields that change as a row moves; identity, record
+// and lease are left alone.
+// When an owner is given (SaveHeld), its lease is extended too, by the
+// server's clock like every lease.
+const updateSQL = `UPDATE challenges SET version = version + 1, expires = $1, ref = $2, backend = $3,
+	zone = $4, state = $5, dns = $6, serial = $7, attempts = $8, next_at = $9, reason = $10, updated = $11,
+	lease_until = CASE WHEN owner <> '' AND owner = $14 THEN greatest(lease_until, ` + nowNS + ` + $15) ELSE lease_until END
+	WHERE id = $12 AND version = $13`
 
 const (
 	activeStates = `'discovered','published','visible','triggering','submitted','validated'`
@@ -242,46 +228,34 @@ func (s *Store) SaveHeld(ctx context.Context, rows []*store.Challenge, owner str
 	}
 	now := time.Now()
 	var conflict int64
+	// Rows are locked in ID order, as Claim, Renew and Release lock them:
+	// two transactions never wait on each other crosswise.
+	sorted := append([]*store.Challenge(nil), rows...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		conflict = 0
-		for start := 0; start < len(rows); start += saveChunk {
-			part := rows[start:min(start+saveChunk, len(rows))]
-			n := len(part)
-			var (
-				ids, versions, expires, serials, nextAts     = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-				refs, backends, zones, states, dnss, reasons = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-				attempts                                     = make([]int32, n)
-			)
-			for i, c := range part {
-				ids[i], versions[i], expires[i], serials[i], nextAts[i] = c.ID, c.Version, sqlrow.UnixNano(c.Expires), int64(c.Serial), sqlrow.UnixNano(c.NextAt)
-				refs[i], backends[i], zones[i], states[i], dnss[i], reasons[i] = c.Ref, c.Backend, c.Zone, string(c.State), string(c.DNS), c.Reason
-				attempts[i] = int32(c.Attempts)
-			}
-			res, err := tx.Query(ctx, saveSQL, pgx.QueryExecModeExec, ids, versions, expires, refs, backends, zones,
-				states, dnss, serials, attempts, nextAts, reasons, sqlrow.UnixNano(now), owner, lease.Nanoseconds())
+		b := &pgx.Batch{}
+		for _, c := range sorted {
+			b.Queue(updateSQL, sqlrow.UnixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State), string(c.DNS),
+				int64(c.Serial), c.Attempts, sqlrow.UnixNano(c.NextAt), c.Reason, sqlrow.UnixNano(now), c.ID, c.Version,
+				owner, lease.Nanoseconds())
+		}
+		res := tx.SendBatch(ctx, b)
+		for _, c := range sorted {
+			tag, err := res.Exec()
 			if err != nil {
+				res.Close()
 				return err
 			}
-			written, err := pgx.CollectRows(res, pgx.RowTo[int64])
-			if err != nil {
-				return err
+			if tag.RowsAffected() != 1 && conflict == 0 {
+				conflict = c.ID
 			}
-			if len(written) != n {
-				// Stale (or the same row twice): name the first row not
-				// written, and write nothing.
-				done := make(map[int64]bool, len(written))
-				for _, id := range written {
-					done[id] = true
-				}
-				for _, c := range part {
-					if !done[c.ID] {
-						conflict = c.ID
-						break
-					}
-					delete(done, c.ID) // a second copy of a row is the stale one
-				}
-				return store.ErrConflict
-			}
+		}
+		if err := res.Close(); err != nil {
+			return err
+		}
+		if conflict != 0 {
+			return store.ErrConflict
 		}
 		return nil
 	})

@@ -26,15 +26,12 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 		defer st.Close()
 		for i := range entries {
 			e := &entries[i]
-			if e.Time.IsZero() {
-				e.Time = now
-			}
-			ev, err := store.EncodeEvidence(e.Evidence)
+			name, ev, err := sqlrow.AuditFields(e, now)
 			if err != nil {
 				return err
 			}
 			res, err := st.ExecContext(ctx, e.Time.UnixNano(), e.Kind, e.Actor, e.Challenge, e.Account, e.Order,
-				strings.TrimSuffix(e.Name, "."), e.Type, e.Value, e.Backend, e.Zone, int64(e.Serial), e.Result, e.Detail, int64(e.Took), ev)
+				name, e.Type, e.Value, e.Backend, e.Zone, int64(e.Serial), e.Result, e.Detail, int64(e.Took), ev)
 			if err != nil {
 				return err
 			}

@@ -122,6 +122,16 @@ func ScanPersist(sc Scanner) (store.PersistRecord, error) {
 	return r, err
 }
 
+// AuditFields prepares an entry for its insert: a zero Time becomes now, and
+// it returns the stored name (no trailing dot) and the encoded evidence.
+func AuditFields(e *store.AuditEntry, now time.Time) (name, evidence string, err error) {
+	if e.Time.IsZero() {
+		e.Time = now
+	}
+	evidence, err = store.EncodeEvidence(e.Evidence)
+	return strings.TrimSuffix(e.Name, "."), evidence, err
+}
+
 // ScanAudit reads an audit row (id, at, kind, actor, challenge, account,
 // order_id, name, type, value, backend, zone, serial, result, detail, took,
 // evidence as JSON).
