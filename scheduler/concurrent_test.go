@@ -134,3 +134,27 @@ func TestRunFollowsDiscovery(t *testing.T) {
 		})
 	}
 }
+
+// A row the CA left pending whose next poll lies beyond Linger is polled
+// once more before the run ends: here the CA validated the orders right
+// after saying "pending" (as when another instance's check of the same
+// order lands), and the run finishes them instead of exiting 3.
+func TestRunPollsOnceMoreBeforeEnding(t *testing.T) {
+	e := newEnv(t, zoneNames(2), sim.Options{NoLimits: true})
+	ids := addOrders(e.sim, e.Zones, "dns-txt-token")
+	eng, _ := e.engine(t, testLogger(t), pendingOnSubmit{e.provider(t, "dns-txt")})
+	eng.cfg.PollMin, eng.cfg.PollMax = time.Hour, time.Hour // far beyond Linger
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := eng.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := sum.ExitCode(); c != 0 || sum.ByState[store.Cleaned] != sum.Total {
+		t.Fatalf("%s, exit %d: want every row cleaned", sum, c)
+	}
+	wantIssued(t, e.sim, ids)
+	if left := e.dcvRecords(t); len(left) != 0 {
+		t.Fatalf("records left: %v", left)
+	}
+}

@@ -36,6 +36,7 @@ type driver struct {
 	every       time.Duration // fetch interval: Fetch, or longer when a fetch is slow
 	storeErr    error
 	leased      map[int64]time.Time // rows this process holds the lease on, and when it was last extended (leases.go)
+	polledLast  bool                // once: the last poll before the run ends was made (lastPoll)
 	unlease     []int64             // leases to release at the next fetch
 	renewed     time.Time
 }
@@ -102,6 +103,9 @@ func (d *driver) loop(ctx context.Context, wake <-chan struct{}) {
 			next, ok := d.nextDue(ctx)
 			feeding := d.discovering.Load()
 			if d.once && !ok && !feeding {
+				if d.lastPoll(ctx) {
+					continue
+				}
 				return
 			}
 			wait := d.e.cfg.Fetch
@@ -252,6 +256,47 @@ func (d *driver) nextDue(ctx context.Context) (time.Time, bool) {
 		}
 	}
 	return next, found
+}
+
+// lastPoll, once, before a one-shot run ends: the rows it touched that wait
+// on the CA's verdict beyond Linger are polled now, once. Another process
+// may have had the order validated meanwhile (an order whose rows two
+// instances split: each checks its part, and the part checked first waits
+// out its backoff), and the run then finishes them instead of reporting
+// them pending. It reports whether there is anything to poll.
+func (d *driver) lastPoll(ctx context.Context) bool {
+	if d.polledLast || d.seen == nil {
+		return false
+	}
+	d.polledLast = true
+	var ids []int64
+	for id, c := range d.seen {
+		if c.State == store.Submitted && d.e.managed(c) && !d.inflight[id] {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return false
+	}
+	now := time.Now()
+	polled := false
+	for _, c := range d.claimFetched(ctx, ids) {
+		d.note(&c)
+		if c.State == store.Submitted && d.e.managed(&c) {
+			c.NextAt = now
+			d.ready[c.ID] = &c
+			polled = true
+		} else if needsWork(&c) && d.e.managed(&c) && !c.NextAt.After(now) {
+			d.ready[c.ID] = &c
+			polled = true
+		} else {
+			d.letGo(c.ID)
+		}
+	}
+	if polled {
+		d.e.log.Info("polling the CA once more for rows still waiting on it before the run ends", "rows", len(d.ready))
+	}
+	return polled
 }
 
 // nextDueRows is how many free rows nextDue reads: the earliest due is
