@@ -101,11 +101,18 @@ func startWorldLimits(t testing.TB, zones []string, bz []testenv.BINDZone, limit
 
 // startWorldBIND is startWorldLimits with named started from opts.
 func startWorldBIND(t testing.TB, zones []string, opts testenv.BINDOptions, limited bool) *world {
-	b := testenv.StartBIND(t, opts)
-	sim := sandbox.New(sandbox.Options{Keys: []string{"test-key"}, ViewOnlyKeys: []string{"view-key"}, DNSServers: []string{b.Addr}, NoLimits: !limited})
-	srv := httptest.NewServer(sim)
+	w := &world{bind: testenv.StartBIND(t, opts), zones: zones, dir: t.TempDir()}
+	w.freshSim(t, limited)
+	return w
+}
+
+// freshSim gives the world a new, empty DigiCert simulator checking DNS at
+// its BIND.
+func (w *world) freshSim(t testing.TB, limited bool) {
+	w.sim = sandbox.New(sandbox.Options{Keys: []string{"test-key"}, ViewOnlyKeys: []string{"view-key"}, DNSServers: []string{w.bind.Addr}, NoLimits: !limited})
+	srv := httptest.NewServer(w.sim)
 	t.Cleanup(srv.Close)
-	return &world{bind: b, sim: sim, simURL: srv.URL + sandbox.Prefix, zones: zones, dir: t.TempDir()}
+	w.simURL = srv.URL + sandbox.Prefix
 }
 
 // config writes a config for the world; extra is appended.
