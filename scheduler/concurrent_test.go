@@ -158,3 +158,41 @@ func TestRunPollsOnceMoreBeforeEnding(t *testing.T) {
 		t.Fatalf("records left: %v", left)
 	}
 }
+
+// slowChecks counts the CA calls in flight at once; each takes a while, as
+// a CA's own DNS lookups do.
+type slowChecks struct {
+	providers.Provider
+	now, most *atomic.Int32
+}
+
+func (p slowChecks) Submit(ctx context.Context, order string, chs []providers.Challenge) ([]providers.Outcome, error) {
+	n := p.now.Add(1)
+	defer p.now.Add(-1)
+	for m := p.most.Load(); n > m && !p.most.CompareAndSwap(m, n); m = p.most.Load() {
+	}
+	time.Sleep(100 * time.Millisecond) // the CA's latency
+	return p.Provider.Submit(ctx, order, chs)
+}
+
+// A submit step's orders are checked several at a time, not one after
+// another, and each still exactly once.
+func TestSubmitStepChecksOrdersConcurrently(t *testing.T) {
+	e := newEnv(t, zoneNames(6), sim.Options{NoLimits: true})
+	ids := addOrders(e.sim, e.Zones, "dns-txt-token")
+	var now, most atomic.Int32
+	eng, _ := e.engine(t, testLogger(t), slowChecks{Provider: e.provider(t, "dns-txt"), now: &now, most: &most})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := eng.RunOnce(ctx)
+	if err != nil || sum.ExitCode() != 0 {
+		t.Fatalf("run: %s, %v", sum, err)
+	}
+	wantIssued(t, e.sim, ids)
+	if most.Load() < 2 {
+		t.Fatalf("at most %d check in flight at once for %d orders, want several", most.Load(), len(ids))
+	}
+	if n := e.sim.Requests("good-key", "PUT /order/certificate/{id}/check-dcv"); n != len(ids) {
+		t.Fatalf("%d check-dcv requests for %d orders", n, len(ids))
+	}
+}

@@ -37,6 +37,11 @@ func uniqueRecords(rows []*store.Challenge) []dnspublish.Record {
 	return out
 }
 
+// caParallel bounds how many orders' CA calls (checks, polls) one submit,
+// confirm or poll step has in flight; the account's rate limiter still
+// paces them.
+const caParallel = 8
+
 // zoneParallel bounds how many zones one publish or remove step writes to
 // at once.
 const zoneParallel = 8
@@ -405,6 +410,20 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 			kept[c] = true
 		}
 	}
+	// The orders' calls go out caParallel at a time (a CA answers a check
+	// after its own DNS lookups; one after another, they bound the step);
+	// their answers are applied in order once every call has returned.
+	type answer struct {
+		rows  []*store.Challenge
+		outs  []providers.Outcome
+		err   error
+		start time.Time
+	}
+	answers := make([]*answer, len(orders))
+	var calls errgroup.Group
+	calls.SetLimit(caParallel)
+	var renewErr error
+launch:
 	for n, rows := range orders {
 		order := rows[0].Order
 		if how == caSubmit {
@@ -422,9 +441,8 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 				}
 				held, err := e.held(ctx, "check", rest)
 				if err != nil {
-					audit.Flush(ctx)
-					saved, _ := e.commit(ctx, &out)
-					return saved, err
+					renewErr = err
+					break launch
 				}
 				renewed, kept = time.Now(), make(map[*store.Challenge]bool, len(held))
 				for _, c := range held {
@@ -442,25 +460,36 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 			}
 			rows = mine
 		}
-		var (
-			outs []providers.Outcome
-			err  error
-		)
-		start := time.Now()
-		actx := WithAccount(ctx, a.name)
-		if how == caSubmit {
-			outs, err = a.Provider.Submit(actx, order, challenges(rows))
-			e.faultAt(faultSubmitted)
-		} else {
-			outs, err = a.Provider.Poll(actx, order, challenges(rows))
-			e.faultAt(faultPolled)
+		if ctx.Err() != nil {
+			break
 		}
+		ans := &answer{rows: rows}
+		answers[n] = ans
+		calls.Go(func() error {
+			ans.start = time.Now()
+			actx := WithAccount(ctx, a.name)
+			if how == caSubmit {
+				ans.outs, ans.err = a.Provider.Submit(actx, order, challenges(rows))
+				e.faultAt(faultSubmitted)
+			} else {
+				ans.outs, ans.err = a.Provider.Poll(actx, order, challenges(rows))
+				e.faultAt(faultPolled)
+			}
+			return nil
+		})
+	}
+	calls.Wait()
+	for _, ans := range answers {
+		if ans == nil {
+			continue
+		}
+		rows, outs, err, order := ans.rows, ans.outs, ans.err, ans.rows[0].Order
 		if o := e.cfg.Observer; o != nil && ctx.Err() == nil {
-			o.CACall(ctx, CACall{Account: a.name, Order: order, Poll: how != caSubmit, Rows: rows, Outcomes: outs, Err: err, Took: time.Since(start)})
+			o.CACall(ctx, CACall{Account: a.name, Order: order, Poll: how != caSubmit, Rows: rows, Outcomes: outs, Err: err, Took: time.Since(ans.start)})
 		}
 		if err != nil && ctx.Err() != nil {
 			stop = ctx.Err() // a check cut short stays Triggering: in doubt
-			break
+			continue
 		}
 		if err == nil && len(outs) != len(rows) {
 			err = fmt.Errorf("%d outcomes for %d challenges", len(outs), len(rows))
@@ -493,6 +522,11 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 				e.apply(c, outs[i], now, how != caSubmit)
 			}
 		}
+	}
+	if renewErr != nil {
+		audit.Flush(ctx)
+		saved, _ := e.commit(ctx, &out)
+		return saved, renewErr
 	}
 	audit.Flush(ctx)
 	sent := make(map[*store.Challenge]bool, out.len())
