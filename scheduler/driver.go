@@ -271,7 +271,7 @@ func (d *driver) lastPoll(ctx context.Context) bool {
 	d.polledLast = true
 	var ids []int64
 	for id, c := range d.seen {
-		if c.State == store.Submitted && d.e.managed(c) && !d.inflight[id] {
+		if c.State == store.Submitted && d.e.managed(c) { // no step runs now
 			ids = append(ids, id)
 		}
 	}
@@ -282,11 +282,10 @@ func (d *driver) lastPoll(ctx context.Context) bool {
 	polled := false
 	for _, c := range d.claimFetched(ctx, ids) {
 		d.note(&c)
-		if c.State == store.Submitted && d.e.managed(&c) {
+		if c.State == store.Submitted {
 			c.NextAt = now
-			d.ready[c.ID] = &c
-			polled = true
-		} else if needsWork(&c) && d.e.managed(&c) && !c.NextAt.After(now) {
+		}
+		if needsWork(&c) && d.e.managed(&c) && !c.NextAt.After(now) {
 			d.ready[c.ID] = &c
 			polled = true
 		} else {

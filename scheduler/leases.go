@@ -301,20 +301,6 @@ func (d *driver) releaseAll(ctx context.Context) {
 	d.flushRelease(ctx)
 }
 
-type followKey struct{}
-
-// withFollowing marks ctx as RunOnce's discovery: one that finds another
-// process discovering the same account waits for it and, when it completes,
-// takes its result instead of asking the CA again.
-func withFollowing(ctx context.Context) context.Context {
-	return context.WithValue(ctx, followKey{}, true)
-}
-
-func following(ctx context.Context) bool {
-	f, _ := ctx.Value(followKey{}).(bool)
-	return f
-}
-
 // discoveryLock is the store lock (and Finish name) of a's discovery.
 func discoveryLock(a *account) string { return "discover " + a.name }
 
@@ -323,9 +309,9 @@ func discoveryLock(a *account) string { return "discover " + a.name }
 // `dcvd run`). ok is false when the discovery is not this process's to do:
 // the daemon skips a discovery another process is running (its next tick
 // comes); a one-shot run waits for the lock (at most one Lease after its
-// holder died) and then discovers, unless it is following (RunOnce) and the
-// holder completed that discovery meanwhile (store.Finish): its rows are in
-// the store, and the run works on them. A holder that died never counted,
+// holder died) and then discovers, unless the holder completed that
+// discovery meanwhile (store.Finish): its rows are in the store, and the run
+// works on them. A holder that died never counted,
 // so its discovery is repeated. While held, the lock is renewed every
 // Lease/3; unlock releases it.
 func (e *Engine) lockDiscovery(ctx context.Context, a *account) (unlock func(), ok bool, err error) {
@@ -333,7 +319,7 @@ func (e *Engine) lockDiscovery(ctx context.Context, a *account) (unlock func(), 
 	var before int64
 	for waited := false; ; waited = true {
 		ok, err = e.st.Lock(ctx, name, e.cfg.Owner, e.cfg.Lease)
-		if err == nil && ok && waited && following(ctx) {
+		if err == nil && ok && waited {
 			n, ferr := e.st.Finished(ctx, name)
 			if ferr == nil && n > before {
 				e.log.Info("another dcvd process discovered this account while this run waited; its rows are worked on here", "account", a.name)

@@ -38,7 +38,7 @@ func (e *Engine) RunOnce(ctx context.Context) (Summary, error) {
 		defer close(discovered)
 		defer signal()
 		defer d.discovering.Store(false)
-		dctx := withFollowing(withStoredHook(ctx, signal))
+		dctx := withStoredHook(ctx, signal)
 		for _, a := range e.order {
 			_, r, err := e.discover(dctx, a)
 			refused = append(refused, r...)

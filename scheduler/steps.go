@@ -423,7 +423,6 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 	var calls errgroup.Group
 	calls.SetLimit(caParallel)
 	var renewErr error
-launch:
 	for n, rows := range orders {
 		order := rows[0].Order
 		if how == caSubmit {
@@ -442,7 +441,7 @@ launch:
 				held, err := e.held(ctx, "check", rest)
 				if err != nil {
 					renewErr = err
-					break launch
+					break
 				}
 				renewed, kept = time.Now(), make(map[*store.Challenge]bool, len(held))
 				for _, c := range held {

@@ -172,7 +172,8 @@ var migrations = []string{
 	// room for, recording them hold after now (they are made within hold,
 	// so each is counted at least as long as the CA counts it), and return
 	// {admitted, 0}; or, with no room, {0, ns until the fullest window has
-	// room}. Windows and caps are parallel arrays.
+	// room}. Windows and caps are parallel arrays. It replaces migration
+	// 8's one-call admission, which is dropped.
 	`CREATE FUNCTION dcvd_rate_admit_n(k text, lk bigint, windows bigint[], caps int[], keep bigint, want int, hold bigint)
 	RETURNS bigint[] LANGUAGE plpgsql AS $$
 	DECLARE
@@ -203,7 +204,8 @@ var migrations = []string{
 			END IF;
 		END LOOP;
 		RETURN ARRAY[0, greatest(wait_ns, 1000000)];
-	END $$;`,
+	END $$;
+	DROP FUNCTION dcvd_rate_admit(text, bigint, bigint[], int[], bigint);`,
 }
 
 // migrateLock is the advisory lock key migrations run under ("dcvd" in

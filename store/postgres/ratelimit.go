@@ -33,6 +33,11 @@ type Limiter struct {
 	batch  int           // calls admitted per round trip
 	hold   time.Duration // how long an admitted batch may be used
 
+	// The admission's arguments, fixed at construction.
+	lock    int64   // the credential's advisory lock key
+	windows []int64 // ns, parallel to caps
+	caps    []int32
+
 	sem    chan struct{} // one admission at a time in this process
 	tokens int           // admitted calls not handed out yet
 	until  time.Time     // when they lapse (local monotonic clock)
@@ -57,6 +62,13 @@ func (s *Store) Limiter(key string, limits []ratelimit.Limit, margin float64) *L
 	if l.batch <= 1 {
 		l.batch, l.hold = 1, 0
 	}
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	l.lock = int64(h.Sum64() >> 1)
+	for _, lim := range limits {
+		l.windows = append(l.windows, lim.Window.Nanoseconds())
+		l.caps = append(l.caps, int32(l.capOf(lim)))
+	}
 	return l
 }
 
@@ -69,14 +81,6 @@ func (l *Limiter) capOf(lim ratelimit.Limit) int {
 func (l *Limiter) Wait(ctx context.Context) error {
 	if len(l.limits) == 0 {
 		return nil
-	}
-	h := fnv.New64a()
-	h.Write([]byte(l.key))
-	lock := int64(h.Sum64() >> 1)
-	windows := make([]int64, len(l.limits))
-	caps := make([]int32, len(l.limits))
-	for i, lim := range l.limits {
-		windows[i], caps[i] = lim.Window.Nanoseconds(), int32(l.capOf(lim))
 	}
 	for {
 		select {
@@ -96,7 +100,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		start := time.Now()
 		var res []int64
 		err := l.s.pool.QueryRow(ctx, `SELECT dcvd_rate_admit_n($1, $2, $3, $4, $5, $6, $7)`,
-			l.key, lock, windows, caps, l.keep.Nanoseconds(), l.batch, l.hold.Nanoseconds()).Scan(&res)
+			l.key, l.lock, l.windows, l.caps, l.keep.Nanoseconds(), l.batch, l.hold.Nanoseconds()).Scan(&res)
 		if err == nil && len(res) != 2 {
 			err = fmt.Errorf("admission returned %v", res)
 		}
