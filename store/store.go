@@ -94,8 +94,9 @@ type Challenge struct {
 	Updated time.Time
 
 	// Owner and LeaseUntil are the row's lease (see Store.Claim): the
-	// instance working on it and until when. Read-only: only Claim, Renew and
-	// Release write them; Save leaves them alone.
+	// instance working on it and until when (the row's own lease: the
+	// owner's Beat may hold it longer). Read-only: only Claim, Renew, Release
+	// and SaveHeld write them; Save leaves them alone.
 	Owner      string
 	LeaseUntil time.Time
 }
@@ -105,6 +106,15 @@ type Challenge struct {
 func (c *Challenge) LeasedBy(me string, now time.Time) bool {
 	return c.Owner != "" && c.Owner != me && c.LeaseUntil.After(now)
 }
+
+// BeatMargin is how much of a beat must be left for Beat to count it live:
+// a beat renewed in its last moments may have looked ended to a concurrent
+// claim (the fence keeps such a claim safe; the margin makes it rare).
+func BeatMargin(lease time.Duration) time.Duration { return min(lease/10, time.Second) }
+
+// BeatKeep is how long a beat that ended is kept before Beat deletes it
+// (an owner that died without ending its beat).
+const BeatKeep = time.Hour
 
 // Lease is one owner's live leases on one account's rows (Store.Leases).
 type Lease struct {
@@ -151,15 +161,16 @@ type Store interface {
 	// Insert adds rows unconditionally (hooks), filling ID, Version, Created.
 	Insert(ctx context.Context, rows []*Challenge) error
 	// Work returns rows the pipeline must act on at now that no process
-	// holds a live lease on (no owner, or the lease has ended, by the
-	// store's clock): non-terminal rows whose NextAt has passed, plus
-	// terminal rows whose DNS is still Owned. Oldest NextAt first, at most
+	// holds a live lease on (no owner, or the lease has ended and its
+	// owner's Beat is not live, by the store's clock): non-terminal rows
+	// whose NextAt has passed, plus terminal rows whose DNS is still Owned. Oldest NextAt first, at most
 	// limit (0: all). Rows a process is working on are its own business:
 	// a fetch reads only what it may claim.
 	Work(ctx context.Context, now time.Time, limit int) ([]Challenge, error)
 	// Leases tells who is working on what: for each owner and account, how
-	// many rows carry a live lease and when the first of those leases ends.
-	// A one-shot run waits for them; a dead local owner's rows are taken
+	// many rows carry a live lease (their own, or their owner's live Beat)
+	// and when the first of those leases ends (a row's lease or the beat,
+	// whichever ends later). A one-shot run waits for them; a dead local owner's rows are taken
 	// over (Expire).
 	Leases(ctx context.Context) ([]Lease, error)
 	// List returns rows matching f, newest first.
@@ -190,8 +201,8 @@ type Store interface {
 
 	// Claim takes the lease on the rows ids for owner for lease (measured
 	// by the store's clock), and returns the rows it took, current. A row is
-	// taken when it has no owner, its lease expired, or owner already holds
-	// it; rows leased by another live owner are skipped (not an error).
+	// taken when it has no owner, its lease expired and its owner's Beat is
+	// not live, or owner already holds it; rows leased by another live owner are skipped (not an error).
 	// A claim bumps Version: Version is the fencing token, so a former owner
 	// that stalled past its lease can no longer Save the copy it holds, and
 	// learns (ErrConflict) that its work was taken over.
@@ -200,11 +211,24 @@ type Store interface {
 	// touching Version, and returns the ids owner no longer holds (taken
 	// over, or gone): their work must stop.
 	Renew(ctx context.Context, ids []int64, owner string, lease time.Duration) (lost []int64, err error)
+	// Beat renews owner's process lease, its heartbeat: while it is live,
+	// every row owner holds stays owner's whatever the row's own lease
+	// says (Claim, Work and Leases treat the row as leased), so a process
+	// holding thousands of rows renews them all with one small write
+	// instead of rewriting each row. Beat extends the beat to lease from
+	// now (the store's clock) and reports whether it was still live before
+	// (with a little margin): false on the first beat, and after a stall
+	// past the beat's end, when other owners may have taken rows over
+	// meanwhile and the caller renews its rows one by one (Renew) to learn
+	// which it lost. lease <= 0 ends the beat (rows keep only their own
+	// leases). Beats long dead are deleted.
+	Beat(ctx context.Context, owner string, lease time.Duration) (live bool, err error)
 	// Release gives up owner's lease on ids (rows held by others are left
 	// alone). Version is not touched.
 	Release(ctx context.Context, ids []int64, owner string) error
-	// Expire ends at once every lease owner holds (its process is known to
-	// be dead: see Local), bumping the Version of its rows. Stores whose
+	// Expire ends at once every lease owner holds and its beat (its
+	// process is known to be dead: see Local), bumping the Version of its
+	// rows. Stores whose
 	// locks can outlive their holder drop its locks too.
 	Expire(ctx context.Context, owner string) error
 	// Lock takes the named lock for owner (or keeps it, when owner holds it

@@ -132,9 +132,9 @@ func (s *Store) Insert(ctx context.Context, rows []*store.Challenge) error {
 // that are still in the pipeline or terminal with a record the zone may
 // still hold.
 func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Challenge, error) {
-	q := `SELECT ` + columns + ` FROM challenges
+	q := `SELECT ` + columns + ` FROM challenges ch
 		WHERE next_at <= $1 AND (state IN (` + activeStates + `) OR dns IN (` + ownedDNS + `))
-		AND (owner = '' OR lease_until <= ` + nowNS + `)
+		AND (owner = '' OR ` + leaseOver + `)
 		ORDER BY next_at, id`
 	args := []any{sqlrow.UnixNano(now)}
 	if limit > 0 {
@@ -150,8 +150,10 @@ func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Cha
 
 // Leases implements store.Store (the partial owner index covers it).
 func (s *Store) Leases(ctx context.Context) ([]store.Lease, error) {
-	rows, err := s.pool.Query(ctx, `SELECT owner, account, count(*), min(lease_until) FROM challenges
-		WHERE owner <> '' AND lease_until > `+nowNS+` GROUP BY owner, account ORDER BY owner, account`)
+	rows, err := s.pool.Query(ctx, `SELECT ch.owner, ch.account, count(*), min(greatest(ch.lease_until, coalesce(b.until, 0)))
+		FROM challenges ch LEFT JOIN beats b ON b.owner = ch.owner
+		WHERE ch.owner <> '' AND (ch.lease_until > `+nowNS+` OR b.until > `+nowNS+`)
+		GROUP BY ch.owner, ch.account ORDER BY ch.owner, ch.account`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: leases: %w", err)
 	}

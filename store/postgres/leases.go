@@ -35,7 +35,7 @@ func (s *Store) Claim(ctx context.Context, ids []int64, owner string, lease time
 	}
 	out, err := query(ctx, s.pool, `WITH c AS (
 			SELECT ch.id AS cid FROM `+idsJoin+`
-			WHERE ch.owner = '' OR ch.owner = $2 OR ch.lease_until <= `+nowNS+`
+			WHERE ch.owner = '' OR ch.owner = $2 OR `+leaseOver+`
 			ORDER BY ch.id FOR UPDATE OF ch SKIP LOCKED)
 		UPDATE challenges SET owner = $2, lease_until = `+nowNS+` + $3, version = version + 1
 		FROM c WHERE challenges.id = c.cid
@@ -75,6 +75,44 @@ func (s *Store) Renew(ctx context.Context, ids []int64, owner string, lease time
 	return lost, nil
 }
 
+// leaseOver: the row ch's own lease has ended and its owner has no live
+// beat (Beat).
+const leaseOver = `(ch.lease_until <= ` + nowNS + ` AND NOT EXISTS (
+	SELECT 1 FROM beats b WHERE b.owner = ch.owner AND b.until > ` + nowNS + `))`
+
+// Beat implements store.Store: one UPDATE, which reads the beat it replaces
+// under the row's lock.
+func (s *Store) Beat(ctx context.Context, owner string, lease time.Duration) (bool, error) {
+	if owner == "" {
+		return false, fmt.Errorf("postgres: beat: empty owner")
+	}
+	if lease <= 0 {
+		if _, err := s.pool.Exec(ctx, `DELETE FROM beats WHERE owner = $1`, owner); err != nil {
+			return false, fmt.Errorf("postgres: end the beat of %s: %w", owner, err)
+		}
+		return false, nil
+	}
+	var live bool
+	err := s.pool.QueryRow(ctx, `UPDATE beats SET until = `+nowNS+` + $2
+		FROM (SELECT until AS was FROM beats WHERE owner = $1 FOR UPDATE) old
+		WHERE owner = $1 RETURNING old.was > `+nowNS+` + $3`,
+		owner, lease.Nanoseconds(), store.BeatMargin(lease).Nanoseconds()).Scan(&live)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The first beat (or the first since Expire): only its owner
+		// writes it.
+		_, err = s.pool.Exec(ctx, `INSERT INTO beats (owner, until) VALUES ($1, `+nowNS+` + $2)
+			ON CONFLICT (owner) DO UPDATE SET until = excluded.until`, owner, lease.Nanoseconds())
+	}
+	if err == nil && !live {
+		// Beats of owners that died without ending them go now and then.
+		_, err = s.pool.Exec(ctx, `DELETE FROM beats WHERE until < `+nowNS+` - $1`, store.BeatKeep.Nanoseconds())
+	}
+	if err != nil {
+		return false, fmt.Errorf("postgres: beat of %s: %w", owner, err)
+	}
+	return live, nil
+}
+
 // Release implements store.Store.
 func (s *Store) Release(ctx context.Context, ids []int64, owner string) error {
 	if len(ids) == 0 {
@@ -90,10 +128,17 @@ func (s *Store) Release(ctx context.Context, ids []int64, owner string) error {
 }
 
 // Expire implements store.Store. Advisory locks end with their holder's
-// connection; only leases need expiring.
+// connection; only leases and the beat need expiring.
 func (s *Store) Expire(ctx context.Context, owner string) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE challenges SET owner = '', lease_until = 0, version = version + 1
-		WHERE owner = $1`, owner); err != nil {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE challenges SET owner = '', lease_until = 0, version = version + 1
+			WHERE owner = $1`, owner); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM beats WHERE owner = $1`, owner)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("postgres: expire leases of %s: %w", owner, err)
 	}
 	return nil

@@ -206,6 +206,12 @@ var migrations = []string{
 		RETURN ARRAY[0, greatest(wait_ns, 1000000)];
 	END $$;
 	DROP FUNCTION dcvd_rate_admit(text, bigint, bigint[], int[], bigint);`,
+	// 11: process leases (store.Store.Beat): while an owner's beat is
+	// live, the rows it holds stay its own without a write per row.
+	`CREATE TABLE beats (
+		owner TEXT   PRIMARY KEY,
+		until BIGINT NOT NULL
+	);`,
 }
 
 // migrateLock is the advisory lock key migrations run under ("dcvd" in

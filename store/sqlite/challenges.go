@@ -121,8 +121,8 @@ func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Cha
 	// indexes and sorts every active row before it applies the limit.
 	out, err := s.query(ctx, `SELECT `+columns+` FROM challenges INDEXED BY challenges_due
 		WHERE next_at <= ? AND (state IN (`+activeStates+`) OR dns IN (`+ownedDNS+`))
-		AND (owner = '' OR lease_until <= ?)
-		ORDER BY next_at, id LIMIT ?`, sqlrow.UnixNano(now), sqlrow.UnixNano(time.Now()), limit)
+		AND (owner = '' OR `+leaseOver+`)
+		ORDER BY next_at, id LIMIT ?`, sqlrow.UnixNano(now), sqlrow.UnixNano(time.Now()), sqlrow.UnixNano(time.Now()), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: work: %w", err)
 	}
@@ -131,8 +131,11 @@ func (s *Store) Work(ctx context.Context, now time.Time, limit int) ([]store.Cha
 
 // Leases implements store.Store.
 func (s *Store) Leases(ctx context.Context) ([]store.Lease, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT owner, account, count(*), min(lease_until) FROM challenges
-		WHERE owner <> '' AND lease_until > ? GROUP BY owner, account ORDER BY owner, account`, sqlrow.UnixNano(time.Now()))
+	now := sqlrow.UnixNano(time.Now())
+	rows, err := s.db.QueryContext(ctx, `SELECT c.owner, c.account, count(*), min(max(c.lease_until, coalesce(b.until, 0)))
+		FROM challenges c LEFT JOIN beats b ON b.owner = c.owner
+		WHERE c.owner <> '' AND (c.lease_until > ? OR b.until > ?)
+		GROUP BY c.owner, c.account ORDER BY c.owner, c.account`, now, now)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: leases: %w", err)
 	}

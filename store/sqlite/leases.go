@@ -44,9 +44,9 @@ func (s *Store) Claim(ctx context.Context, ids []int64, owner string, lease time
 		for start := 0; start < len(ids); start += idChunk {
 			part := ids[start:min(start+idChunk, len(ids))]
 			rows, err := tx.QueryContext(ctx, `UPDATE challenges SET owner = ?, lease_until = ?, version = version + 1
-				WHERE (owner = '' OR owner = ? OR lease_until <= ?) AND id IN `+inList(len(part))+`
+				WHERE (owner = '' OR owner = ? OR `+leaseOver+`) AND id IN `+inList(len(part))+`
 				RETURNING `+columns,
-				idArgs(part, owner, sqlrow.UnixNano(until), owner, sqlrow.UnixNano(now))...)
+				idArgs(part, owner, sqlrow.UnixNano(until), owner, sqlrow.UnixNano(now), sqlrow.UnixNano(now))...)
 			if err != nil {
 				return err
 			}
@@ -70,6 +70,47 @@ func (s *Store) Claim(ctx context.Context, ids []int64, owner string, lease time
 		return nil, fmt.Errorf("sqlite: claim %d challenges: %w", len(ids), err)
 	}
 	return out, nil
+}
+
+// leaseOver: the row's own lease has ended by the first parameter and its
+// owner has no live beat (Beat) by the second.
+const leaseOver = `(challenges.lease_until <= ? AND NOT EXISTS (
+	SELECT 1 FROM beats b WHERE b.owner = challenges.owner AND b.until > ?))`
+
+// Beat implements store.Store. Writers are serialized, so reading the beat
+// and writing the next one in one transaction is atomic.
+func (s *Store) Beat(ctx context.Context, owner string, lease time.Duration) (bool, error) {
+	if owner == "" {
+		return false, fmt.Errorf("sqlite: beat: empty owner")
+	}
+	live := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		now := time.Now()
+		if lease <= 0 {
+			_, err := tx.ExecContext(ctx, `DELETE FROM beats WHERE owner = ?`, owner)
+			return err
+		}
+		var until int64
+		switch err := tx.QueryRowContext(ctx, `SELECT until FROM beats WHERE owner = ?`, owner).Scan(&until); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		}
+		live = until > sqlrow.UnixNano(now.Add(store.BeatMargin(lease)))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO beats (owner, until) VALUES (?, ?)
+			ON CONFLICT (owner) DO UPDATE SET until = excluded.until`, owner, sqlrow.UnixNano(now.Add(lease))); err != nil {
+			return err
+		}
+		if !live {
+			_, err := tx.ExecContext(ctx, `DELETE FROM beats WHERE until < ?`, sqlrow.UnixNano(now.Add(-store.BeatKeep)))
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: beat of %s: %w", owner, err)
+	}
+	return live, nil
 }
 
 // Renew implements store.Store.
@@ -196,6 +237,9 @@ func (s *Store) Expire(ctx context.Context, owner string) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE challenges SET owner = '', lease_until = 0, version = version + 1
 			WHERE owner = ?`, owner); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM beats WHERE owner = ?`, owner); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM locks WHERE owner = ?`, owner)

@@ -141,6 +141,12 @@ var migrations = []string{
 	);`,
 	// 10: PostgreSQL's batched rate-limit admission; nothing here.
 	`SELECT 1;`,
+	// 11: process leases (store.Store.Beat): while an owner's beat is
+	// live, the rows it holds stay its own without a write per row.
+	`CREATE TABLE beats (
+		owner TEXT    PRIMARY KEY,
+		until INTEGER NOT NULL
+	);`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction.

@@ -18,6 +18,9 @@
 //     (the fencing token), Renew extends without bumping and reports lost
 //     rows, Release lets others in, an expired lease is taken over; many
 //     owners claiming the same rows at once each get disjoint rows;
+//   - beats: a live Beat holds its owner's rows past their own leases (for
+//     Claim, Work and Leases); an ended or lapsed one does not, and the
+//     next Beat reports the lapse;
 //   - named locks (Lock/Unlock) are held by one owner at a time;
 //   - migrations: a fresh state is at the newest schema version and a
 //     reopened one keeps its rows;
@@ -76,6 +79,7 @@ func Run(t *testing.T, h Harness) {
 		{"Counts", testCounts},
 		{"RecordStore", testRecordStore},
 		{"ClaimRenewRelease", testClaim},
+		{"Beat", testBeat},
 		{"ClaimIsFencing", testFencing},
 		{"SaveHeldRenews", testSaveHeld},
 		{"ClaimConcurrent", testClaimConcurrent},
@@ -691,6 +695,97 @@ func testClaim(t *testing.T, open Opener) {
 	}
 	if got, err := b.Claim(ctx, all, "B", time.Minute); err != nil || len(got) != len(all) {
 		t.Fatalf("claim of %d released rows: %d, %v", len(all), len(got), err)
+	}
+}
+
+// testBeat: while an owner's beat is live its rows stay its own after their
+// own leases end; a lapsed or ended beat no longer holds them.
+func testBeat(t *testing.T, open Opener) {
+	ctx := context.Background()
+	a, b := open(t), open(t)
+	rows := []*store.Challenge{ptr(Row("a", "1", "x.example.com", "1")), ptr(Row("a", "1", "y.example.com", "2"))}
+	if err := a.Insert(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	x, y := rows[0].ID, rows[1].ID
+	if live, err := a.Beat(ctx, "A", time.Hour); err != nil || live {
+		t.Fatalf("first beat: live %v, %v; want not live (nothing held before it)", live, err)
+	}
+	if live, err := a.Beat(ctx, "A", time.Hour); err != nil || !live {
+		t.Fatalf("second beat: live %v, %v", live, err)
+	}
+	const short = 50 * time.Millisecond
+	got, err := a.Claim(ctx, []int64{x, y}, "A", short)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("A claims x, y: %v, %v", ids(got), err)
+	}
+	ended := time.Now().Add(short)
+	for time.Now().Before(ended.Add(20 * time.Millisecond)) {
+		time.Sleep(10 * time.Millisecond) // until the rows' own leases have ended
+	}
+	if got, err := b.Claim(ctx, []int64{x, y}, "B", time.Minute); err != nil || len(got) != 0 {
+		t.Fatalf("B claimed rows of an owner whose beat is live: %v, %v", ids(got), err)
+	}
+	if w, err := b.Work(ctx, time.Now(), 0); err != nil || len(w) != 0 {
+		t.Fatalf("Work returned rows of an owner whose beat is live: %d rows, %v", len(w), err)
+	}
+	leases, err := b.Leases(ctx)
+	if err != nil || len(leases) != 1 || leases[0].Owner != "A" || leases[0].Rows != 2 || time.Until(leases[0].Until) < 50*time.Minute {
+		t.Fatalf("leases while A's beat is live: %+v, %v", leases, err)
+	}
+	// Ended: the rows are free (their own leases are over).
+	if _, err := a.Beat(ctx, "A", 0); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := b.Work(ctx, time.Now(), 0); err != nil || len(w) != 2 {
+		t.Fatalf("Work after A's beat ended: %d rows, %v; want 2", len(w), err)
+	}
+	if got, err := b.Claim(ctx, []int64{x}, "B", time.Minute); err != nil || len(got) != 1 {
+		t.Fatalf("B claims x after A's beat ended: %v, %v", ids(got), err)
+	}
+	if lost, err := a.Renew(ctx, []int64{x, y}, "A", time.Minute); err != nil || fmt.Sprint(lost) != fmt.Sprint([]int64{x}) {
+		t.Fatalf("A renews x, y after B took x: lost %v, %v; want x", lost, err)
+	}
+	// Lapsed: a beat that ended on its own is reported so at the next one,
+	// and holds nothing meanwhile.
+	if _, err := a.Beat(ctx, "A", short); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Claim(ctx, []int64{y}, "A", short); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := b.Claim(ctx, []int64{y}, "B", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a row of an owner whose beat lapsed was never taken over")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if live, err := a.Beat(ctx, "A", time.Hour); err != nil || live {
+		t.Fatalf("beat after a lapse: live %v, %v; want not live", live, err)
+	}
+	// Expire ends the beat of a dead owner with its leases.
+	if err := b.Release(ctx, []int64{x, y}, "B"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Claim(ctx, []int64{x, y}, "A", short); err != nil || len(got) != 2 {
+		t.Fatalf("A claims x, y again: %v, %v", ids(got), err)
+	}
+	if err := b.Expire(ctx, "A"); err != nil {
+		t.Fatal(err)
+	}
+	if live, err := a.Beat(ctx, "A", time.Hour); err != nil || live {
+		t.Fatalf("beat after Expire: live %v, %v; want not live", live, err)
+	}
+	if _, err := a.Beat(ctx, "", time.Hour); err == nil {
+		t.Fatal("a beat with an empty owner succeeded")
 	}
 }
 
