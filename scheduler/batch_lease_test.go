@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -217,6 +218,43 @@ func TestStaleBatchNotSent(t *testing.T) {
 			t.Errorf("late write: %d Adds, %d rows saved by a (want 1 Add, none saved)", gp.adds.Load(), len(r.saved))
 		}
 		finishedByB(t, ctx, e, st, ids)
+	})
+
+	// A's beat (its process lease) holds its rows while live. A stalls past
+	// it; B takes one row over; A's driver then renews the beat, which is
+	// live again. A check step whose rows were last known held before the
+	// lapse must still leave out the row B took: a live beat alone does
+	// not prove a row was never lost.
+	t.Run("check after the process lease lapsed", func(t *testing.T) {
+		e := newEnv(t, zoneNames(1), sim.Options{NoLimits: true})
+		addOrders(e.sim, e.Zones, "dns-txt-token")
+		a, b, _, _ := pgPair(t, pg, e, lease)
+		if _, err := a.beat(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rows := claimAll(t, ctx, a)
+		since := time.Now()
+		if live, err := a.beat(ctx); err != nil || !live {
+			t.Fatalf("a's beat: live %v, %v", live, err)
+		}
+		time.Sleep(lease + 200*time.Millisecond) // a stalls
+		taken, err := b.claim(ctx, []int64{rows[0].ID})
+		if err != nil || len(taken) != 1 {
+			t.Fatalf("b takes a row of a's lapsed beat: %d rows, %v", len(taken), err)
+		}
+		if live, err := a.beat(ctx); err != nil || live {
+			t.Fatalf("a's beat after the stall: live %v, %v; want lapsed", live, err)
+		}
+		if live, err := a.beat(ctx); err != nil || !live {
+			t.Fatalf("a's next beat: live %v, %v", live, err)
+		}
+		kept, err := a.held(ctx, "check", rows, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(kept) != len(rows)-1 || slices.Contains(kept, rows[0]) {
+			t.Errorf("held after the lapse: %d of %d rows, the row b took included: %v", len(kept), len(rows), slices.Contains(kept, rows[0]))
+		}
 	})
 
 	// The same for a removal: a's rows are validated and their remove

@@ -34,6 +34,9 @@ type Engine struct {
 	// waitingDiscovery counts one-shot discoveries waiting for another
 	// process's (leases.go; tests).
 	waitingDiscovery atomic.Int32
+	// lapsed is when (UnixNano) a Beat last found this process's lease
+	// had lapsed (leases.go).
+	lapsed atomic.Int64
 }
 
 type account struct {

@@ -19,9 +19,10 @@ import (
 // Leases: several processes may drive one store at once (the daemon,
 // `dcvd run`, hooks on one host; several daemons on one PostgreSQL). A row
 // is worked on only by the process holding its lease (store.Store.Claim):
-// the driver claims the rows it reads before acting on them, renews the
-// leases of the rows it holds every Lease/3 while they are in memory, and
-// releases them when they leave (backing off, finished). A process killed
+// the driver claims the rows it reads before acting on them, renews its
+// process lease (store.Store.Beat), which holds every row it has claimed,
+// every Lease/3, and releases rows when they leave (backing off,
+// finished). A process killed
 // with kill -9 holds its rows for at most one Lease; then any other takes
 // them over. A claim bumps the row's Version, so a process that stalled past
 // its lease cannot save its stale copy: Version is the fencing token.
@@ -222,20 +223,31 @@ func (d *driver) flushRelease(ctx context.Context) {
 	}
 }
 
-// renew extends the leases the driver holds, every Lease/3. A row whose
-// lease was lost leaves the driver: its step, if one runs, can no longer
-// save (the fence), and the row is not picked up again until it is free.
+// renew extends the leases the driver holds, every Lease/3: the process's
+// beat (store.Store.Beat) holds every row it has claimed, so one small
+// write renews them all. Only after a beat that had lapsed (a stall past
+// the Lease; other processes may have taken rows over meanwhile) are the
+// rows renewed one by one, which tells which were lost. A row whose lease
+// was lost leaves the driver: its step, if one runs, can no longer save
+// (the fence), and the row is not picked up again until it is free.
 func (d *driver) renew(ctx context.Context, now time.Time) {
 	if now.Sub(d.renewed) < d.e.cfg.Lease/3 {
 		return
 	}
 	d.renewed = now
 	d.reapDead(ctx)
-	if len(d.leased) == 0 {
+	live, err := d.e.beat(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.e.log.Error("renewing this process's lease failed", "rows", len(d.leased), "err", err)
+		}
 		return
 	}
-	// Rows a step saved within the last Lease/3 had their lease extended
-	// by that save (SaveHeld): only the others are renewed.
+	if live || len(d.leased) == 0 {
+		return
+	}
+	// Rows a step saved within the last Lease/3 had their own lease
+	// extended by that save (SaveHeld): only the others are renewed.
 	ids := make([]int64, 0, len(d.leased))
 	for id, at := range d.leased {
 		if now.Sub(at) >= d.e.cfg.Lease/3 {
@@ -292,13 +304,28 @@ func (d *driver) renewIn() time.Duration {
 	return max(0, d.e.cfg.Lease/3-time.Since(d.renewed))
 }
 
-// releaseAll gives up every lease when the loop ends.
+// beat renews this process's lease (store.Store.Beat) and notes when it
+// found it lapsed.
+func (e *Engine) beat(ctx context.Context) (bool, error) {
+	live, err := e.st.Beat(ctx, e.cfg.Owner, e.cfg.Lease)
+	if err == nil && !live {
+		e.lapsed.Store(time.Now().UnixNano())
+	}
+	return live, err
+}
+
+// releaseAll gives up every lease and ends the beat when the loop ends.
 func (d *driver) releaseAll(ctx context.Context) {
 	for id := range d.leased {
 		d.unlease = append(d.unlease, id)
 	}
 	d.leased = map[int64]time.Time{}
 	d.flushRelease(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if _, err := d.e.st.Beat(ctx, d.e.cfg.Owner, 0); err != nil {
+		d.e.log.Warn("ending this process's lease failed; it ends on its own", "err", err)
+	}
 }
 
 // discoveryLock is the store lock (and Finish name) of a's discovery.
@@ -425,9 +452,20 @@ func deadOwner(owner string) bool {
 // fencing token (Version), so a row claimed before the renewal is dropped
 // there. Together: a batch only ever holds rows whose lease this engine
 // holds, and that nobody else has claimed since this engine read them.
-func (e *Engine) held(ctx context.Context, what string, rows []*store.Challenge) ([]*store.Challenge, error) {
+// since is when the rows were last known held (their intent save, the
+// previous held): a beat that is live and has not lapsed since renews
+// them all; after a lapse, each row is renewed, which tells which were
+// taken over.
+func (e *Engine) held(ctx context.Context, what string, rows []*store.Challenge, since time.Time) ([]*store.Challenge, error) {
 	if len(rows) == 0 {
 		return nil, nil
+	}
+	live, err := e.beat(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: renew this process's lease before %s: %w", errStore, what, err)
+	}
+	if live && e.lapsed.Load() < since.UnixNano() {
+		return rows, nil
 	}
 	lost, err := e.st.Renew(ctx, rowIDs(rows), e.cfg.Owner, e.cfg.Lease)
 	if err != nil {

@@ -438,7 +438,7 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 						}
 					}
 				}
-				held, err := e.held(ctx, "check", rest)
+				held, err := e.held(ctx, "check", rest, renewed)
 				if err != nil {
 					renewErr = err
 					break
