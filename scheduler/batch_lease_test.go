@@ -294,3 +294,87 @@ func TestStaleBatchNotSent(t *testing.T) {
 		finishedByB(t, ctx, e, st, ids)
 	})
 }
+
+// An order's due rows are claimed together (issue 15): when another
+// process takes part of an order between a fetch's read and its claim (two
+// instances fetching the same due rows at once), the fetch leaves the rest
+// of the order to that process instead of checking the order once per
+// part; once the other process lets go, the next fetch takes the whole
+// order.
+func TestFetchTakesWholeOrders(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pg := testenv.StartPostgres(t)
+	e := newEnv(t, zoneNames(3), sim.Options{NoLimits: true})
+	for _, label := range []string{"a", "b", "c"} { // three orders of a name in each zone
+		e.sim.AddOrder(sim.OrderSpec{CommonName: label + "." + e.Zones[0],
+			DNSNames: []string{label + "." + e.Zones[1], label + "." + e.Zones[2]}, Method: "dns-txt-token"})
+	}
+	a, b, st, _ := pgPair(t, pg, e, time.Minute)
+	if err := a.Discover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list, err := st.List(ctx, store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byOrder := map[string][]store.Challenge{}
+	for _, c := range list {
+		byOrder[c.Order] = append(byOrder[c.Order], c)
+	}
+	split := list[0]
+	if len(byOrder) != 3 || len(byOrder[split.Order]) != 3 {
+		t.Fatalf("discovered %d orders, %d rows in order %s; want 3 orders of 3 rows", len(byOrder), len(byOrder[split.Order]), split.Order)
+	}
+	// b takes one row of the order after a's fetch read it, before a claims.
+	a.st = &claimFirst{Store: st, before: func() {
+		if got, err := b.claim(ctx, []int64{split.ID}); err != nil || len(got) != 1 {
+			t.Errorf("b claims one row of order %s: %d rows, %v", split.Order, len(got), err)
+		}
+	}}
+	d := newDriver(a, true)
+	d.fetch(ctx, time.Now())
+	ready := map[string]int{}
+	for _, c := range d.ready {
+		ready[c.Order]++
+	}
+	for o, rows := range byOrder {
+		want := len(rows)
+		if o == split.Order {
+			want = 0
+		}
+		if ready[o] != want {
+			t.Errorf("order %s: a's fetch took %d of its %d rows, want %d", o, ready[o], len(rows), want)
+		}
+	}
+	for _, c := range byOrder[split.Order][1:] {
+		if cur, err := st.Get(ctx, c.ID); err != nil || cur.Owner != "" {
+			t.Errorf("row %d of the split order after a's fetch: owner %q, %v; want free", c.ID, cur.Owner, err)
+		}
+	}
+	b.release(ctx, []int64{split.ID})
+	d.fetch(ctx, time.Now())
+	n := 0
+	for _, c := range d.ready {
+		if c.Order == split.Order {
+			n++
+		}
+	}
+	if n != len(byOrder[split.Order]) {
+		t.Errorf("after b let go: a's fetch took %d of the order's %d rows", n, len(byOrder[split.Order]))
+	}
+}
+
+// claimFirst runs before once, just before the first Claim.
+type claimFirst struct {
+	store.Store
+	before func()
+}
+
+func (c *claimFirst) Claim(ctx context.Context, ids []int64, owner string, lease time.Duration) ([]store.Challenge, error) {
+	if f := c.before; f != nil {
+		c.before = nil
+		f()
+	}
+	return c.Store.Claim(ctx, ids, owner, lease)
+}

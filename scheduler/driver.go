@@ -182,7 +182,14 @@ func (d *driver) fetch(ctx context.Context, now time.Time) {
 		}
 		return
 	}
-	var want []int64
+	// Whole orders: an order's due rows are claimed together or not at
+	// all (an order whose rows two instances split is checked once per
+	// part, and the part checked first waits on the CA for the other).
+	var (
+		groups [][]int64
+		group  = map[orderKey]int{}
+		n      int
+	)
 	d.unmanaged = 0
 	for i := range rows {
 		c := &rows[i]
@@ -190,18 +197,52 @@ func (d *driver) fetch(ctx context.Context, now time.Time) {
 			d.unmanaged++
 			continue
 		}
-		if _, held := d.leased[c.ID]; held || d.inflight[c.ID] || len(want) >= room {
+		if _, held := d.leased[c.ID]; held || d.inflight[c.ID] {
 			continue
 		}
-		want = append(want, c.ID)
+		k := orderKey{c.Account, c.Order}
+		if c.Order == "" {
+			k.order = fmt.Sprint("#", c.ID)
+		}
+		g, ok := group[k]
+		if !ok {
+			if n >= room {
+				continue
+			}
+			g = len(groups)
+			group[k] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], c.ID)
+		n++
+	}
+	want := make([]int64, 0, n)
+	for _, g := range groups {
+		want = append(want, g...)
 	}
 	claimed := d.claimFetched(ctx, want)
+	got := make(map[orderKey]int, len(groups))
+	for i := range claimed {
+		got[orderKey{claimed[i].Account, claimed[i].Order}]++
+	}
 	for i := range claimed {
 		c := &claimed[i]
+		k := orderKey{c.Account, c.Order}
+		if c.Order != "" && got[k] < len(groups[group[k]]) {
+			// Another process took the rest of this order meanwhile: it
+			// is left to that process, which takes this part at its next
+			// fetch.
+			d.letGo(c.ID)
+			continue
+		}
 		d.ready[c.ID] = c
 		d.note(c)
 	}
+	d.flushRelease(ctx)
 }
+
+// orderKey names one order of one account.
+type orderKey struct{ account, order string }
 
 // nextDue returns when the next managed row is due, if one is due within
 // Linger (once) or within a minute (daemon): the first free row whose
