@@ -327,10 +327,13 @@ func TestFetchTakesWholeOrders(t *testing.T) {
 		t.Fatalf("discovered %d orders, %d rows in order %s; want 3 orders of 3 rows", len(byOrder), len(byOrder[split.Order]), split.Order)
 	}
 	// b takes one row of the order after a's fetch read it, before a claims.
-	a.st = &claimFirst{Store: st, before: func() {
-		if got, err := b.claim(ctx, []int64{split.ID}); err != nil || len(got) != 1 {
-			t.Errorf("b claims one row of order %s: %d rows, %v", split.Order, len(got), err)
-		}
+	var once sync.Once
+	a.st = &claimHook{Store: st, hook: func([]int64) {
+		once.Do(func() {
+			if got, err := b.claim(ctx, []int64{split.ID}); err != nil || len(got) != 1 {
+				t.Errorf("b claims one row of order %s: %d rows, %v", split.Order, len(got), err)
+			}
+		})
 	}}
 	d := newDriver(a, true)
 	d.fetch(ctx, time.Now())
@@ -363,18 +366,4 @@ func TestFetchTakesWholeOrders(t *testing.T) {
 	if n != len(byOrder[split.Order]) {
 		t.Errorf("after b let go: a's fetch took %d of the order's %d rows", n, len(byOrder[split.Order]))
 	}
-}
-
-// claimFirst runs before once, just before the first Claim.
-type claimFirst struct {
-	store.Store
-	before func()
-}
-
-func (c *claimFirst) Claim(ctx context.Context, ids []int64, owner string, lease time.Duration) ([]store.Challenge, error) {
-	if f := c.before; f != nil {
-		c.before = nil
-		f()
-	}
-	return c.Store.Claim(ctx, ids, owner, lease)
 }

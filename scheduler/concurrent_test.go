@@ -159,6 +159,57 @@ func TestRunPollsOnceMoreBeforeEnding(t *testing.T) {
 	}
 }
 
+// The last poll waits for rows another process holds at that moment: here
+// every row the run left waiting on the CA is held by "other" when the
+// last poll tries to take it, and let go a moment later. The run polls
+// them once "other" lets go and ends with every row cleaned, instead of
+// ending with them pending (exit 3).
+func TestRunLastPollWaitsForOtherProcess(t *testing.T) {
+	e := newEnv(t, zoneNames(2), sim.Options{NoLimits: true})
+	ids := addOrders(e.sim, e.Zones, "dns-txt-token")
+	eng, st := e.engine(t, testLogger(t), pendingOnSubmit{e.provider(t, "dns-txt")})
+	eng.cfg.PollMin, eng.cfg.PollMax = time.Hour, time.Hour // far beyond Linger
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var held atomic.Bool
+	eng.st = &claimHook{Store: st, hook: func(ids []int64) {
+		for _, id := range ids {
+			if c, err := st.Get(ctx, id); err != nil || c.State != store.Submitted {
+				return // not the last poll's claim
+			}
+		}
+		if !held.CompareAndSwap(false, true) {
+			return
+		}
+		if got, err := st.Claim(ctx, ids, "other", time.Minute); err != nil || len(got) != len(ids) {
+			t.Errorf("other claims the rows waiting on the CA: %d of %d, %v", len(got), len(ids), err)
+		}
+		time.AfterFunc(500*time.Millisecond, func() { st.Release(context.Background(), ids, "other") })
+	}}
+	sum, err := eng.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !held.Load() {
+		t.Fatal("the last poll never claimed the rows waiting on the CA")
+	}
+	if c := sum.ExitCode(); c != 0 || sum.ByState[store.Cleaned] != sum.Total {
+		t.Fatalf("%s, exit %d: want every row cleaned", sum, c)
+	}
+	wantIssued(t, e.sim, ids)
+}
+
+// claimHook calls hook with the ids of every Claim before it is made.
+type claimHook struct {
+	store.Store
+	hook func(ids []int64)
+}
+
+func (c *claimHook) Claim(ctx context.Context, ids []int64, owner string, lease time.Duration) ([]store.Challenge, error) {
+	c.hook(ids)
+	return c.Store.Claim(ctx, ids, owner, lease)
+}
+
 // slowChecks counts the CA calls in flight at once; each takes a while, as
 // a CA's own DNS lookups do.
 type slowChecks struct {

@@ -37,6 +37,7 @@ type driver struct {
 	storeErr    error
 	leased      map[int64]time.Time // rows this process holds the lease on, and when it was last extended (leases.go)
 	polledLast  bool                // once: the last poll before the run ends was made (lastPoll)
+	lastPolled  map[int64]bool      // once: rows the last poll has taken (lastPoll)
 	unlease     []int64             // leases to release at the next fetch
 	renewed     time.Time
 }
@@ -304,24 +305,34 @@ func (d *driver) nextDue(ctx context.Context) (time.Time, bool) {
 // may have had the order validated meanwhile (an order whose rows two
 // instances split: each checks its part, and the part checked first waits
 // out its backoff), and the run then finishes them instead of reporting
-// them pending. It reports whether there is anything to poll.
+// them pending. Rows another process holds at that moment are being worked
+// on there: the run waits until it lets them go, then reads them again. It
+// reports whether the loop goes on (rows to poll, or rows to wait for).
 func (d *driver) lastPoll(ctx context.Context) bool {
 	if d.polledLast || d.seen == nil {
 		return false
 	}
-	d.polledLast = true
+	if d.lastPolled == nil {
+		d.lastPolled = map[int64]bool{}
+	}
 	var ids []int64
 	for id, c := range d.seen {
-		if c.State == store.Submitted && d.e.managed(c) { // no step runs now
+		if c.State == store.Submitted && d.e.managed(c) && !d.lastPolled[id] { // no step runs now
 			ids = append(ids, id)
 		}
 	}
 	if len(ids) == 0 {
+		d.polledLast = true
 		return false
 	}
 	now := time.Now()
+	claimed := d.claimFetched(ctx, ids)
+	if d.storeErr != nil {
+		return true // the loop ends the run with the error
+	}
 	polled := false
-	for _, c := range d.claimFetched(ctx, ids) {
+	for _, c := range claimed {
+		d.lastPolled[c.ID] = true
 		d.note(&c)
 		if c.State == store.Submitted {
 			c.NextAt = now
@@ -336,7 +347,30 @@ func (d *driver) lastPoll(ctx context.Context) bool {
 	if polled {
 		d.e.log.Info("polling the CA once more for rows still waiting on it before the run ends", "rows", len(d.ready))
 	}
+	if len(claimed) < len(ids) && d.othersWorking(ctx) {
+		if !polled {
+			d.e.log.Debug("waiting for another dcvd process to let go of rows this run touched", "rows", len(ids)-len(claimed))
+			d.sleep(ctx, min(d.e.cfg.Lease/10, 200*time.Millisecond), nil)
+		}
+		return ctx.Err() == nil
+	}
+	d.polledLast = true
 	return polled
+}
+
+// othersWorking reports whether another process holds leases on rows of an
+// account this engine drives.
+func (d *driver) othersWorking(ctx context.Context) bool {
+	leases, err := d.e.st.Leases(ctx)
+	if err != nil {
+		return false
+	}
+	for _, l := range leases {
+		if _, ok := d.e.accounts[l.Account]; ok && l.Owner != d.e.cfg.Owner {
+			return true
+		}
+	}
+	return false
 }
 
 // nextDueRows is how many free rows nextDue reads: the earliest due is
