@@ -141,6 +141,11 @@ func BenchmarkStoresProcesses(b *testing.B) {
 				if l := w.leftovers(b); len(l) > 0 {
 					b.Fatalf("%d records left in zones, first: %s", len(l), l[0])
 				}
+				// What the run cost the CA: an order whose rows two
+				// instances split is checked once per part.
+				checks := w.sim.Requests("test-key", "PUT /order/certificate/{id}/check-dcv")
+				b.Logf("CA requests: %d in all, %d check-dcv for %d orders", w.sim.Requests("test-key", ""), checks, n/10)
+				b.ReportMetric(float64(checks)/float64(n/10), "check-dcv/order")
 				b.ReportMetric(wall.Seconds(), "s/run")
 				b.ReportMetric(float64(n)/wall.Seconds(), "challenges/s")
 				b.StartTimer()
