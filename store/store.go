@@ -102,7 +102,9 @@ type Challenge struct {
 }
 
 // LeasedBy reports whether another owner than me holds a live lease on the
-// row at now. Such a row is being worked on elsewhere: leave it alone.
+// row at now by the row's own lease (its owner's Beat, which may hold it
+// longer, is not in the row). Such a row is being worked on elsewhere:
+// leave it alone.
 func (c *Challenge) LeasedBy(me string, now time.Time) bool {
 	return c.Owner != "" && c.Owner != me && c.LeaseUntil.After(now)
 }
