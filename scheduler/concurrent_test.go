@@ -247,3 +247,55 @@ func TestSubmitStepChecksOrdersConcurrently(t *testing.T) {
 		t.Fatalf("%d check-dcv requests for %d orders", n, len(ids))
 	}
 }
+
+// A one-shot run does not end while its discovery is still storing rows,
+// even when the discovery ends between the loop's read of the store and its
+// check that discovery is over: here the discovery is held until the loop
+// has read the store and found nothing due, and ends before that read
+// returns. The run must still work on the rows it stored.
+func TestRunWaitsForDiscoveryEndingMidRead(t *testing.T) {
+	e := newEnv(t, zoneNames(1), sim.Options{NoLimits: true})
+	ids := addOrders(e.sim, e.Zones, "dns-txt-token")
+	var calls atomic.Int32
+	release := make(chan struct{})
+	eng, st := e.engine(t, testLogger(t), gatedDiscovery{Provider: e.provider(t, "dns-txt"), calls: &calls,
+		started: make(chan struct{}), release: release})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var once sync.Once
+	eng.st = &workHook{Store: st, after: func(now time.Time) {
+		if now.Before(time.Now().Add(time.Second)) {
+			return // a fetch; the loop's "anything due soon?" read looks ahead
+		}
+		once.Do(func() {
+			close(release)
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if rows, _ := st.List(ctx, store.Filter{}); len(rows) > 0 {
+					break
+				}
+			}
+			time.Sleep(200 * time.Millisecond) // the discovery goroutine ends and marks itself over
+		})
+	}}
+	sum, err := eng.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := sum.ExitCode(); c != 0 || sum.Total == 0 || sum.ByState[store.Cleaned] != sum.Total {
+		t.Fatalf("%s, exit %d: want the discovered rows cleaned", sum, c)
+	}
+	wantIssued(t, e.sim, ids)
+}
+
+// workHook calls after with each Work's now once the read is made, before
+// its rows are returned.
+type workHook struct {
+	store.Store
+	after func(now time.Time)
+}
+
+func (w *workHook) Work(ctx context.Context, now time.Time, limit int) ([]store.Challenge, error) {
+	rows, err := w.Store.Work(ctx, now, limit)
+	w.after(now)
+	return rows, err
+}

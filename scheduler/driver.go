@@ -101,8 +101,14 @@ func (d *driver) loop(ctx context.Context, wake <-chan struct{}) {
 		}
 		d.dispatch(ctx, time.Now())
 		if d.running == 0 && len(d.ready) == 0 {
-			next, ok := d.nextDue(ctx)
+			// Read before the store: a discovery that ends after this
+			// read stored its rows before it ended, and one that ended
+			// before it has its rows in what nextDue reads. Read after,
+			// a discovery ending in between looked finished while its
+			// last rows were not in what nextDue had read, and the run
+			// ended without them ("no challenges").
 			feeding := d.discovering.Load()
+			next, ok := d.nextDue(ctx)
 			if d.once && !ok && !feeding {
 				if d.lastPoll(ctx) {
 					continue
