@@ -11,6 +11,7 @@ import (
 	"github.com/dcvd/dcvd/providers"
 	sim "github.com/dcvd/dcvd/sandbox/digicert"
 	"github.com/dcvd/dcvd/store"
+	"github.com/dcvd/dcvd/store/sqlite"
 )
 
 // Two `dcvd run` at once on one state: each one's summary and exit code
@@ -140,10 +141,7 @@ func TestRunFollowsDiscovery(t *testing.T) {
 // after saying "pending" (as when another instance's check of the same
 // order lands), and the run finishes them instead of exiting 3.
 func TestRunPollsOnceMoreBeforeEnding(t *testing.T) {
-	e := newEnv(t, zoneNames(2), sim.Options{NoLimits: true})
-	ids := addOrders(e.sim, e.Zones, "dns-txt-token")
-	eng, _ := e.engine(t, testLogger(t), pendingOnSubmit{e.provider(t, "dns-txt")})
-	eng.cfg.PollMin, eng.cfg.PollMax = time.Hour, time.Hour // far beyond Linger
+	e, ids, eng, _ := pendingBeyondLinger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	sum, err := eng.RunOnce(ctx)
@@ -165,10 +163,7 @@ func TestRunPollsOnceMoreBeforeEnding(t *testing.T) {
 // them once "other" lets go and ends with every row cleaned, instead of
 // ending with them pending (exit 3).
 func TestRunLastPollWaitsForOtherProcess(t *testing.T) {
-	e := newEnv(t, zoneNames(2), sim.Options{NoLimits: true})
-	ids := addOrders(e.sim, e.Zones, "dns-txt-token")
-	eng, st := e.engine(t, testLogger(t), pendingOnSubmit{e.provider(t, "dns-txt")})
-	eng.cfg.PollMin, eng.cfg.PollMax = time.Hour, time.Hour // far beyond Linger
+	e, ids, eng, st := pendingBeyondLinger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var held atomic.Bool
@@ -197,6 +192,17 @@ func TestRunLastPollWaitsForOtherProcess(t *testing.T) {
 		t.Fatalf("%s, exit %d: want every row cleaned", sum, c)
 	}
 	wantIssued(t, e.sim, ids)
+}
+
+// pendingBeyondLinger: two orders whose checks the CA answers "pending",
+// with the next poll due far beyond a run's Linger (only a last poll
+// finishes them).
+func pendingBeyondLinger(t *testing.T) (*env, []int, *Engine, *sqlite.Store) {
+	e := newEnv(t, zoneNames(2), sim.Options{NoLimits: true})
+	ids := addOrders(e.sim, e.Zones, "dns-txt-token")
+	eng, st := e.engine(t, testLogger(t), pendingOnSubmit{e.provider(t, "dns-txt")})
+	eng.cfg.PollMin, eng.cfg.PollMax = time.Hour, time.Hour
+	return e, ids, eng, st
 }
 
 // claimHook calls hook with the ids of every Claim before it is made.

@@ -68,6 +68,7 @@ func newDriver(e *Engine, once bool) *driver {
 	if once {
 		d.seen = map[int64]*store.Challenge{}
 		d.cleaned = map[int64]struct{}{}
+		d.lastPolled = map[int64]bool{}
 	}
 	return d
 }
@@ -192,11 +193,9 @@ func (d *driver) fetch(ctx context.Context, now time.Time) {
 	// Whole orders: an order's due rows are claimed together or not at
 	// all (an order whose rows two instances split is checked once per
 	// part, and the part checked first waits on the CA for the other).
-	var (
-		groups [][]int64
-		group  = map[orderKey]int{}
-		n      int
-	)
+	// Rows without an order stand alone.
+	var want []int64
+	wanted := map[orderKey]int{}
 	d.unmanaged = 0
 	for i := range rows {
 		c := &rows[i]
@@ -208,34 +207,20 @@ func (d *driver) fetch(ctx context.Context, now time.Time) {
 			continue
 		}
 		k := orderKey{c.Account, c.Order}
-		if c.Order == "" {
-			k.order = fmt.Sprint("#", c.ID)
+		if _, started := wanted[k]; (!started || c.Order == "") && len(want) >= room {
+			continue
 		}
-		g, ok := group[k]
-		if !ok {
-			if n >= room {
-				continue
-			}
-			g = len(groups)
-			group[k] = g
-			groups = append(groups, nil)
-		}
-		groups[g] = append(groups[g], c.ID)
-		n++
-	}
-	want := make([]int64, 0, n)
-	for _, g := range groups {
-		want = append(want, g...)
+		wanted[k]++
+		want = append(want, c.ID)
 	}
 	claimed := d.claimFetched(ctx, want)
-	got := make(map[orderKey]int, len(groups))
+	got := make(map[orderKey]int, len(wanted))
 	for i := range claimed {
 		got[orderKey{claimed[i].Account, claimed[i].Order}]++
 	}
 	for i := range claimed {
 		c := &claimed[i]
-		k := orderKey{c.Account, c.Order}
-		if c.Order != "" && got[k] < len(groups[group[k]]) {
+		if k := (orderKey{c.Account, c.Order}); c.Order != "" && got[k] < wanted[k] {
 			// Another process took the rest of this order meanwhile: it
 			// is left to that process, which takes this part at its next
 			// fetch.
@@ -317,9 +302,6 @@ func (d *driver) nextDue(ctx context.Context) (time.Time, bool) {
 func (d *driver) lastPoll(ctx context.Context) bool {
 	if d.polledLast || d.seen == nil {
 		return false
-	}
-	if d.lastPolled == nil {
-		d.lastPolled = map[int64]bool{}
 	}
 	var ids []int64
 	for id, c := range d.seen {

@@ -414,10 +414,10 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 	// after its own DNS lookups; one after another, they bound the step);
 	// their answers are applied in order once every call has returned.
 	type answer struct {
-		rows  []*store.Challenge
-		outs  []providers.Outcome
-		err   error
-		start time.Time
+		rows []*store.Challenge
+		outs []providers.Outcome
+		err  error
+		took time.Duration
 	}
 	answers := make([]*answer, len(orders))
 	var calls errgroup.Group
@@ -465,7 +465,8 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 		ans := &answer{rows: rows}
 		answers[n] = ans
 		calls.Go(func() error {
-			ans.start = time.Now()
+			start := time.Now()
+			defer func() { ans.took = time.Since(start) }()
 			actx := WithAccount(ctx, a.name)
 			if how == caSubmit {
 				ans.outs, ans.err = a.Provider.Submit(actx, order, challenges(rows))
@@ -484,7 +485,7 @@ func (e *Engine) submit(ctx context.Context, a *account, orders [][]*store.Chall
 		}
 		rows, outs, err, order := ans.rows, ans.outs, ans.err, ans.rows[0].Order
 		if o := e.cfg.Observer; o != nil && ctx.Err() == nil {
-			o.CACall(ctx, CACall{Account: a.name, Order: order, Poll: how != caSubmit, Rows: rows, Outcomes: outs, Err: err, Took: time.Since(ans.start)})
+			o.CACall(ctx, CACall{Account: a.name, Order: order, Poll: how != caSubmit, Rows: rows, Outcomes: outs, Err: err, Took: ans.took})
 		}
 		if err != nil && ctx.Err() != nil {
 			stop = ctx.Err() // a check cut short stays Triggering: in doubt
