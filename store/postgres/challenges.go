@@ -19,14 +19,29 @@ const columns = sqlrow.Columns
 const insertSQL = `INSERT INTO challenges (version, ` + sqlrow.InsertColumns + `)
 	VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
 
-// updateSQL writes the fields that change as a row moves; identity, record
-// and lease are left alone.
+// saveSQL writes the fields that change as a row moves (identity, record
+// and lease are left alone) for every row of a Save in one statement: the
+// rows come as one array per column ($1–$12), are locked in ID order first
+// (as Claim, Renew and Release lock them, so two transactions never wait on
+// each other crosswise), and each is written only if its version is still
+// the one read; RETURNING names the rows written. One statement instead of
+// one per row: PostgreSQL's per-statement work (bind, plan, executor start,
+// a round of the extended protocol) was most of a save's cost.
 // When an owner is given (SaveHeld), its lease is extended too, by the
 // server's clock like every lease.
-const updateSQL = `UPDATE challenges SET version = version + 1, expires = $1, ref = $2, backend = $3,
-	zone = $4, state = $5, dns = $6, serial = $7, attempts = $8, next_at = $9, reason = $10, updated = $11,
-	lease_until = CASE WHEN owner <> '' AND owner = $14 THEN greatest(lease_until, ` + nowNS + ` + $15) ELSE lease_until END
-	WHERE id = $12 AND version = $13`
+const saveSQL = `WITH u AS MATERIALIZED (
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+			$7::text[], $8::text[], $9::bigint[], $10::integer[], $11::bigint[], $12::text[])
+			AS u(id, version, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason)),
+	l AS (SELECT ch.id FROM u JOIN challenges ch ON ch.id = u.id ORDER BY ch.id FOR UPDATE OF ch)
+	UPDATE challenges SET version = challenges.version + 1, expires = u.expires, ref = u.ref,
+		backend = u.backend, zone = u.zone, state = u.state, dns = u.dns, serial = u.serial,
+		attempts = u.attempts, next_at = u.next_at, reason = u.reason, updated = $13,
+		lease_until = CASE WHEN challenges.owner <> '' AND challenges.owner = $14
+			THEN greatest(challenges.lease_until, ` + nowNS + ` + $15) ELSE challenges.lease_until END
+	FROM l JOIN u ON u.id = l.id
+	WHERE challenges.id = l.id AND challenges.version = u.version
+	RETURNING challenges.id`
 
 const (
 	activeStates = `'discovered','published','visible','triggering','submitted','validated'`
@@ -69,29 +84,61 @@ func (s *Store) Discover(ctx context.Context, rows []store.Challenge) (int, erro
 		return rows[i].Account + "\x00" + k
 	}
 	sort.Slice(order, func(a, b int) bool { return keyOf(order[a]) < keyOf(order[b]) })
+	args := make([][]any, len(order))
+	for j, i := range order {
+		c := rows[i]
+		sqlrow.Fill(&c, now)
+		args[j] = sqlrow.InsertArgs(&c)
+	}
+	arrays, casts, cols := columnArrays(args)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		n = 0
-		b := &pgx.Batch{}
-		for _, i := range order {
-			c := rows[i]
-			sqlrow.Fill(&c, now)
-			b.Queue(insertSQL+` ON CONFLICT (account, key) DO NOTHING`, sqlrow.InsertArgs(&c)...)
-		}
-		res := tx.SendBatch(ctx, b)
-		for range rows {
-			tag, err := res.Exec()
-			if err != nil {
-				res.Close()
-				return err
-			}
-			n += int(tag.RowsAffected())
-		}
-		return res.Close()
+		tag, err := tx.Exec(ctx, `INSERT INTO challenges (version, `+sqlrow.InsertColumns+`)
+			SELECT 1, `+cols+` FROM unnest(`+casts+`) WITH ORDINALITY AS u(`+cols+`, ord) ORDER BY ord
+			ON CONFLICT (account, key) DO NOTHING`, append([]any{pgx.QueryExecModeExec}, arrays...)...)
+		n = int(tag.RowsAffected())
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("postgres: discover: %w", err)
 	}
 	return n, nil
+}
+
+// columnArrays turns rows of arguments (each as InsertArgs gives them) into
+// one array per column, with the placeholders that type them ("$1::text[],
+// …") and names for unnest's columns ("c1, …"): a thousand rows become one
+// statement.
+func columnArrays(rows [][]any) (arrays []any, casts, names string) {
+	if len(rows) == 0 {
+		return nil, "", ""
+	}
+	arrays = make([]any, len(rows[0]))
+	cs, ns := make([]string, len(rows[0])), make([]string, len(rows[0]))
+	for j, v := range rows[0] {
+		switch v.(type) {
+		case string:
+			a := make([]string, len(rows))
+			for i := range rows {
+				a[i] = rows[i][j].(string)
+			}
+			arrays[j], cs[j] = a, fmt.Sprintf("$%d::text[]", j+1)
+		case int64, int:
+			a := make([]int64, len(rows))
+			for i := range rows {
+				switch x := rows[i][j].(type) {
+				case int64:
+					a[i] = x
+				case int:
+					a[i] = int64(x)
+				}
+			}
+			arrays[j], cs[j] = a, fmt.Sprintf("$%d::bigint[]", j+1)
+		default:
+			panic(fmt.Sprintf("postgres: insert column %d has type %T", j, v))
+		}
+		ns[j] = fmt.Sprintf("c%d", j+1)
+	}
+	return arrays, strings.Join(cs, ", "), strings.Join(ns, ", ")
 }
 
 // Insert adds rows in one transaction and fills their ID, Version,
@@ -229,37 +276,48 @@ func (s *Store) SaveHeld(ctx context.Context, rows []*store.Challenge, owner str
 		return nil
 	}
 	now := time.Now()
+	n := len(rows)
+	var (
+		ids, versions, expires, serials, nexts = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		refs, backends, zones, states, dnss    = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		reasons                                = make([]string, n)
+		attempts                               = make([]int32, n)
+	)
+	for i, c := range rows {
+		ids[i], versions[i], expires[i], serials[i], nexts[i] = c.ID, c.Version, sqlrow.UnixNano(c.Expires), int64(c.Serial), sqlrow.UnixNano(c.NextAt)
+		refs[i], backends[i], zones[i], states[i], dnss[i] = c.Ref, c.Backend, c.Zone, string(c.State), string(c.DNS)
+		reasons[i], attempts[i] = c.Reason, int32(c.Attempts)
+	}
 	var conflict int64
-	// Rows are locked in ID order, as Claim, Renew and Release lock them:
-	// two transactions never wait on each other crosswise.
-	sorted := append([]*store.Challenge(nil), rows...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		conflict = 0
-		b := &pgx.Batch{}
-		for _, c := range sorted {
-			b.Queue(updateSQL, sqlrow.UnixNano(c.Expires), c.Ref, c.Backend, c.Zone, string(c.State), string(c.DNS),
-				int64(c.Serial), c.Attempts, sqlrow.UnixNano(c.NextAt), c.Reason, sqlrow.UnixNano(now), c.ID, c.Version,
-				owner, lease.Nanoseconds())
-		}
-		res := tx.SendBatch(ctx, b)
-		for _, c := range sorted {
-			tag, err := res.Exec()
-			if err != nil {
-				res.Close()
-				return err
-			}
-			if tag.RowsAffected() != 1 && conflict == 0 {
-				conflict = c.ID
-			}
-		}
-		if err := res.Close(); err != nil {
+		res, err := tx.Query(ctx, saveSQL, pgx.QueryExecModeExec, ids, versions, expires, refs, backends, zones,
+			states, dnss, serials, attempts, nexts, reasons, sqlrow.UnixNano(now), owner, lease.Nanoseconds())
+		if err != nil {
 			return err
 		}
-		if conflict != 0 {
-			return store.ErrConflict
+		saved, err := pgx.CollectRows(res, pgx.RowTo[int64])
+		if err != nil {
+			return err
 		}
-		return nil
+		if len(saved) == n {
+			return nil
+		}
+		// A row whose version moved on (or that is gone): nothing is
+		// written; the error names the first such row in ID order.
+		done := make(map[int64]bool, len(saved))
+		for _, id := range saved {
+			done[id] = true
+		}
+		for _, id := range ids {
+			if !done[id] && (conflict == 0 || id < conflict) {
+				conflict = id
+			}
+		}
+		if conflict == 0 { // the same row twice in one save
+			conflict = ids[0]
+		}
+		return store.ErrConflict
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("postgres: save challenge %d: %w", conflict, store.ErrConflict)

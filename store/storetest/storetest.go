@@ -255,6 +255,11 @@ func testDiscover(t *testing.T, open Opener) {
 	if len(got) != 1 || got[0].Key != r.Record.Key() {
 		t.Fatalf("key not defaulted to Record.Key(): %+v", got)
 	}
+	// One key twice in one call (a CA listing a name twice) is one row.
+	dup := Row("d", "1", "dup.example.com", "v")
+	if n, err := s.Discover(ctx, []store.Challenge{dup, dup, Row("d", "1", "other.example.com", "w")}); err != nil || n != 2 {
+		t.Fatalf("discover with a key twice = %d, %v; want 2", n, err)
+	}
 }
 
 func testRoundTrip(t *testing.T, open Opener) {
