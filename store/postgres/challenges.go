@@ -29,18 +29,17 @@ const insertSQL = `INSERT INTO challenges (version, ` + sqlrow.InsertColumns + `
 // a round of the extended protocol) was most of a save's cost.
 // When an owner is given (SaveHeld), its lease is extended too, by the
 // server's clock like every lease.
-const saveSQL = `WITH u AS MATERIALIZED (
-		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
+const saveSQL = `WITH l AS (
+		SELECT u.* FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],
 			$7::text[], $8::text[], $9::bigint[], $10::integer[], $11::bigint[], $12::text[])
-			AS u(id, version, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason)),
-	l AS (SELECT ch.id FROM u JOIN challenges ch ON ch.id = u.id ORDER BY ch.id FOR UPDATE OF ch)
-	UPDATE challenges SET version = challenges.version + 1, expires = u.expires, ref = u.ref,
-		backend = u.backend, zone = u.zone, state = u.state, dns = u.dns, serial = u.serial,
-		attempts = u.attempts, next_at = u.next_at, reason = u.reason, updated = $13,
+			AS u(id, version, expires, ref, backend, zone, state, dns, serial, attempts, next_at, reason)
+		JOIN challenges ch ON ch.id = u.id ORDER BY ch.id FOR UPDATE OF ch)
+	UPDATE challenges SET version = challenges.version + 1, expires = l.expires, ref = l.ref,
+		backend = l.backend, zone = l.zone, state = l.state, dns = l.dns, serial = l.serial,
+		attempts = l.attempts, next_at = l.next_at, reason = l.reason, updated = $13,
 		lease_until = CASE WHEN challenges.owner <> '' AND challenges.owner = $14
 			THEN greatest(challenges.lease_until, ` + nowNS + ` + $15) ELSE challenges.lease_until END
-	FROM l JOIN u ON u.id = l.id
-	WHERE challenges.id = l.id AND challenges.version = u.version
+	FROM l WHERE challenges.id = l.id AND challenges.version = l.version
 	RETURNING challenges.id`
 
 const (
