@@ -68,7 +68,11 @@ func (c *Checker) CAA(ctx context.Context, name string, issuers []string) (*CAAR
 	res := &CAAResult{Name: strings.TrimSuffix(name, "."), Issuers: issuers}
 	var rrset []*dns.CAA
 	for n := base; n != "."; n = parentName(n) {
-		step, caa, err := c.caaAt(ctx, n)
+		lookup := c.caaAt
+		if n != base {
+			lookup = c.caaAtCached
+		}
+		step, caa, err := lookup(ctx, n)
 		res.Steps = append(res.Steps, step)
 		res.DNSSEC = worseSec(res.DNSSEC, step.DNSSEC)
 		if err != nil {
@@ -165,14 +169,81 @@ func worseSec(a, b string) string {
 	return a
 }
 
+// caaCacheMax bounds how long a parent's CAA answer is reused.
+const caaCacheMax = 5 * time.Minute
+
+// caaAnswer is one cached CAA lookup.
+type caaAnswer struct {
+	step CAALookup
+	rrs  []*dns.CAA
+	err  error
+}
+
+// caaAtCached is caaAt for the parents on a climb (example.com and com for
+// www.example.com), which every name below them shares: answered from the
+// checker's cache for the answer's TTL (a negative one's SOA minimum), at
+// most caaCacheMax, as the CA's own resolver would. Concurrent climbs
+// through one parent wait for one lookup. A failed lookup is kept for a
+// second only, so the names checked with it at that moment get the same
+// verdict.
+func (c *Checker) caaAtCached(ctx context.Context, n string) (CAALookup, []*dns.CAA, error) {
+	v, err := c.cache.get(ctx, "caa:"+n, func() (any, time.Duration, error) {
+		step, rrs, ttl, err := c.caaLookup(ctx, n)
+		if err != nil && ctx.Err() != nil {
+			return nil, 0, err // this caller gave up: not an answer
+		} else if err != nil {
+			ttl = 0
+		}
+		return &caaAnswer{step, rrs, err}, min(ttl, caaCacheMax), nil
+	})
+	if err != nil {
+		return CAALookup{Name: strings.TrimSuffix(n, ".")}, nil, fmt.Errorf("CAA %s: %w", n, err)
+	}
+	a := v.(*caaAnswer)
+	return a.step, a.rrs, a.err
+}
+
 // caaAt asks the resolvers for CAA at n (RD=1, DO, CD) and returns the CAA
 // records at the end of its CNAME chain, validating what signed zones said.
 func (c *Checker) caaAt(ctx context.Context, n string) (CAALookup, []*dns.CAA, error) {
+	step, rrs, _, err := c.caaLookup(ctx, n)
+	return step, rrs, err
+}
+
+// caaLookup is caaAt, also returning how long its answer may be cached:
+// the smallest TTL of the records it used, or for "no CAA here" the SOA's
+// negative TTL (0 without one).
+func (c *Checker) caaLookup(ctx context.Context, n string) (CAALookup, []*dns.CAA, time.Duration, error) {
 	step := CAALookup{Name: strings.TrimSuffix(n, ".")}
 	r, srv, err := c.resolveDO(ctx, n, dns.TypeCAA)
 	if err != nil {
-		return step, nil, fmt.Errorf("CAA %s: %w", n, err)
+		return step, nil, 0, fmt.Errorf("CAA %s: %w", n, err)
 	}
+	step, rrs, err := c.caaFrom(ctx, r, srv, n, step)
+	return step, rrs, answerTTL(r), err
+}
+
+// answerTTL is how long r may be cached (RFC 2308 for a negative answer).
+func answerTTL(r *dns.Msg) time.Duration {
+	var ttl uint32
+	seen := false
+	for _, rr := range r.Answer {
+		if !seen || rr.Header().Ttl < ttl {
+			ttl, seen = rr.Header().Ttl, true
+		}
+	}
+	if !seen {
+		for _, rr := range r.Ns {
+			if soa, ok := rr.(*dns.SOA); ok {
+				ttl, seen = min(soa.Hdr.Ttl, soa.Minttl), true
+			}
+		}
+	}
+	return time.Duration(ttl) * time.Second
+}
+
+// caaFrom reads the resolver's answer r to CAA at n.
+func (c *Checker) caaFrom(ctx context.Context, r *dns.Msg, srv, n string, step CAALookup) (CAALookup, []*dns.CAA, error) {
 	step.Rcode = dns.RcodeToString[r.Rcode]
 	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
 		return step, nil, fmt.Errorf("CAA %s at resolver %s: %s", strings.TrimSuffix(n, "."), srv, step.Rcode)
@@ -194,6 +265,7 @@ func (c *Checker) caaAt(ctx context.Context, n string) (CAALookup, []*dns.CAA, e
 		out = append(out, rr.(*dns.CAA))
 	}
 	step.Found = len(out)
+	var err error
 	if len(out) > 0 {
 		err = c.caaValidate(ctx, r, owner, dns.TypeCAA, &step)
 	} else {

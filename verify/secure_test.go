@@ -211,6 +211,25 @@ func secureTests(t *testing.T, tp *testenv.Topology) {
 					tc.name, r.Allowed, r.Relevant, r.DNSSEC, r.Reason, r.Error, tc.allowed, tc.relevant, tc.dnssec, tc.reason)
 			}
 		}
+		// The parents on a climb are shared by every name below them: asked
+		// once while their answer's TTL lasts (60 s here). A name's own
+		// step is asked each time. The verdicts are the same.
+		cnt := testenv.StartQueryCounter(t, tp.Resolver)
+		cc := newChecker(t, tp, func(o *verify.Options) { o.Resolvers = []string{cnt.Addr} })
+		for round := 0; round < 3; round++ {
+			for _, n := range []string{"a.caa-deny.example.test", "b.caa-deny.example.test", "a.x.example.test"} {
+				r, err := cc.CAA(ctx, n, digicert)
+				if err != nil || r.Error != "" || r.Allowed != strings.HasSuffix(n, "x.example.test") {
+					t.Fatalf("round %d, %s: allowed=%v reason %q error %q (%v)", round, n, r.Allowed, r.Reason, r.Error, err)
+				}
+			}
+		}
+		for name, want := range map[string]int{"a.caa-deny.example.test": 3, "a.x.example.test": 3,
+			"caa-deny.example.test": 1, "x.example.test": 1, "example.test": 1, "test": 1} {
+			if got := cnt.Count(name, dns.TypeCAA); got != want {
+				t.Errorf("CAA %s asked %d times, want %d", name, got, want)
+			}
+		}
 		// As `dcvd check` shows them: the record's report with the CAA
 		// verdict for the name it validates.
 		for _, ex := range []struct{ domain, title string }{

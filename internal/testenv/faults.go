@@ -50,18 +50,7 @@ func StartFaultServer(t testing.TB, kind FaultKind, addr, upstream string) *Faul
 		pc.Close()
 		t.Fatalf("fault server %s: %v", kind, err)
 	}
-	forward := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-		c := &dns.Client{Net: "tcp", Timeout: 2 * time.Second}
-		resp, _, err := c.Exchange(req, upstream)
-		if err != nil {
-			m := new(dns.Msg)
-			m.SetRcode(req, dns.RcodeServerFailure)
-			w.WriteMsg(m)
-			return
-		}
-		resp.Id = req.Id
-		w.WriteMsg(resp)
-	})
+	forward := forwardTCP(upstream)
 	rcode := func(code int) dns.Handler {
 		return dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 			m := new(dns.Msg)
@@ -144,6 +133,80 @@ func StartFaultServer(t testing.TB, kind FaultKind, addr, upstream string) *Faul
 		wg.Wait()
 	})
 	return &FaultServer{Addr: addr, Kind: kind}
+}
+
+// forwardTCP answers every query with upstream's answer, asked over TCP
+// (SERVFAIL when upstream does not answer).
+func forwardTCP(upstream string) dns.HandlerFunc {
+	return func(w dns.ResponseWriter, req *dns.Msg) {
+		c := &dns.Client{Net: "tcp", Timeout: 2 * time.Second}
+		resp, _, err := c.Exchange(req, upstream)
+		if err != nil {
+			m := new(dns.Msg)
+			m.SetRcode(req, dns.RcodeServerFailure)
+			w.WriteMsg(m)
+			return
+		}
+		resp.Id = req.Id
+		w.WriteMsg(resp)
+	}
+}
+
+// QueryCounter is a DNS server on Addr (UDP and TCP) that forwards every
+// query to an upstream server and counts the questions it was asked.
+type QueryCounter struct {
+	Addr string // "127.0.0.1:port"
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+// Count returns how many times qname (any case, with or without the final
+// dot) was asked for qtype.
+func (q *QueryCounter) Count(qname string, qtype uint16) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.seen[dns.CanonicalName(qname)+" "+dns.TypeToString[qtype]]
+}
+
+// StartQueryCounter starts a QueryCounter on a free loopback port in front
+// of upstream.
+func StartQueryCounter(t testing.TB, upstream string) *QueryCounter {
+	t.Helper()
+	q := &QueryCounter{seen: map[string]int{}}
+	forward := forwardTCP(upstream)
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		if len(req.Question) == 1 {
+			k := dns.CanonicalName(req.Question[0].Name) + " " + dns.TypeToString[req.Question[0].Qtype]
+			q.mu.Lock()
+			q.seen[k]++
+			q.mu.Unlock()
+		}
+		forward(w, req)
+	})
+	q.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t, "127.0.0.1")))
+	var wg sync.WaitGroup
+	var servers []*dns.Server
+	for _, network := range []string{"udp", "tcp"} {
+		s := &dns.Server{Addr: q.Addr, Net: network, Handler: h}
+		started := make(chan error, 1)
+		s.NotifyStartedFunc = func() { started <- nil }
+		wg.Go(func() {
+			if err := s.ListenAndServe(); err != nil {
+				started <- err
+			}
+		})
+		if err := <-started; err != nil {
+			t.Fatalf("query counter on %s/%s: %v", q.Addr, network, err)
+		}
+		servers = append(servers, s)
+	}
+	t.Cleanup(func() {
+		for _, s := range servers {
+			s.Shutdown()
+		}
+		wg.Wait()
+	})
+	return q
 }
 
 // DelayProxy relays UDP datagrams and TCP connections from Addr to an
