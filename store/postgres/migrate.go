@@ -212,6 +212,11 @@ var migrations = []string{
 		owner TEXT   PRIMARY KEY,
 		until BIGINT NOT NULL
 	);`,
+	// 12: challenges_dns is dropped: no query reads it since Holders
+	// looks rows up by record key, and every save that moves a row into
+	// adding, present or removing added an entry to it (dead ones by the
+	// hundred thousand in a large run, which a planner could still choose).
+	`DROP INDEX challenges_dns;`,
 }
 
 // migrateLock is the advisory lock key migrations run under ("dcvd" in
