@@ -23,10 +23,7 @@ import (
 
 // Postgres is a PostgreSQL server a test started itself: initdb in a
 // temporary directory, then postgres on a free loopback port, with fsync
-// off (a test database need not survive a power cut) and PostgreSQL's own
-// default of 128 MB of shared buffers (a 100,000-challenge benchmark's
-// table and indexes outgrow less, and each save then moves pages in and
-// out of the kernel's cache). Nothing depends on a
+// off (a test database need not survive a power cut). Nothing depends on a
 // system service. initdb and postgres refuse to run as root, so under root
 // they run as the `postgres` user (Debian's package creates it) or
 // `nobody`.
@@ -167,7 +164,7 @@ func StartPostgresServer() (*Postgres, error) {
 	defer logf.Close()
 	p.cmd = run("postgres", "-D", data, "-p", strconv.Itoa(port), "-k", root,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=128MB")
+		"-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB")
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
