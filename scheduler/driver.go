@@ -32,6 +32,8 @@ type driver struct {
 	sem         chan struct{}
 	running     int
 	held        map[int64]time.Time // removals held back to form larger batches
+	peers       int                 // other processes working on these accounts (hold)
+	peersAt     time.Time           // when peers was counted
 	fetched     time.Time
 	every       time.Duration // fetch interval: Fetch, or longer when a fetch is slow
 	storeErr    error
@@ -170,6 +172,9 @@ func (d *driver) sleep(ctx context.Context, wait time.Duration, wake <-chan stru
 // process holds are its own).
 func (d *driver) fetch(ctx context.Context, now time.Time) {
 	d.flushRelease(ctx)
+	if now.Sub(d.peersAt) >= peersEvery {
+		d.peers, d.peersAt = d.peersWorking(ctx), now
+	}
 	room := d.e.cfg.ClaimWindow - len(d.leased)
 	if room <= 0 {
 		d.fetched = time.Now()
@@ -349,16 +354,23 @@ func (d *driver) lastPoll(ctx context.Context) bool {
 // othersWorking reports whether another process holds leases on rows of an
 // account this engine drives.
 func (d *driver) othersWorking(ctx context.Context) bool {
+	return d.peersWorking(ctx) > 0
+}
+
+// peersWorking counts the other processes holding leases on rows of
+// accounts this engine drives.
+func (d *driver) peersWorking(ctx context.Context) int {
 	leases, err := d.e.st.Leases(ctx)
 	if err != nil {
-		return false
+		return 0
 	}
+	owners := map[string]bool{}
 	for _, l := range leases {
 		if _, ok := d.e.accounts[l.Account]; ok && l.Owner != d.e.cfg.Owner {
-			return true
+			owners[l.Owner] = true
 		}
 	}
-	return false
+	return len(owners)
 }
 
 // nextDueRows is how many free rows nextDue reads: the earliest due is
@@ -596,10 +608,15 @@ func byBackend(m map[zoneKey][]*store.Challenge) map[string][]zoneRows {
 // while discovery reads on, validated rows a few at a time (one submit
 // batch spans a few orders), each spread over every zone. Holding them back
 // for up to holdFor, until holdBatch of them are due, turns many small RFC
-// 2136 updates and store transactions into a few large ones.
+// 2136 updates and store transactions into a few large ones. While n other
+// processes work on the same accounts, each sees about 1/(n+1) of the rows
+// and holds them (n+1) times as long, so that an update to a zone carries
+// as many records as one process alone would send (peersEvery: how often
+// the store is asked who else works).
 const (
-	holdBatch = stepRows
-	holdFor   = 2 * time.Second
+	holdBatch  = stepRows
+	holdFor    = 2 * time.Second
+	peersEvery = 15 * time.Second
 )
 
 // hold puts rows back into ready when their publish or removal should wait
@@ -623,7 +640,7 @@ func (d *driver) hold(rows []*store.Challenge, now time.Time) bool {
 			oldest = t
 		}
 	}
-	if now.Sub(oldest) >= holdFor {
+	if now.Sub(oldest) >= holdFor*time.Duration(1+d.peers) {
 		for _, c := range rows {
 			delete(d.held, c.ID)
 		}
