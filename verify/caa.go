@@ -68,11 +68,16 @@ func (c *Checker) CAA(ctx context.Context, name string, issuers []string) (*CAAR
 	res := &CAAResult{Name: strings.TrimSuffix(name, "."), Issuers: issuers}
 	var rrset []*dns.CAA
 	for n := base; n != "."; n = parentName(n) {
-		lookup := c.caaAt
-		if n != base {
-			lookup = c.caaAtCached
+		var (
+			step CAALookup
+			caa  []*dns.CAA
+			err  error
+		)
+		if n == base { // the name's own step: asked every time
+			step, caa, _, err = c.caaAt(ctx, n)
+		} else {
+			step, caa, err = c.caaAtCached(ctx, n)
 		}
-		step, caa, err := lookup(ctx, n)
 		res.Steps = append(res.Steps, step)
 		res.DNSSEC = worseSec(res.DNSSEC, step.DNSSEC)
 		if err != nil {
@@ -188,10 +193,11 @@ type caaAnswer struct {
 // verdict.
 func (c *Checker) caaAtCached(ctx context.Context, n string) (CAALookup, []*dns.CAA, error) {
 	v, err := c.cache.get(ctx, "caa:"+n, func() (any, time.Duration, error) {
-		step, rrs, ttl, err := c.caaLookup(ctx, n)
-		if err != nil && ctx.Err() != nil {
-			return nil, 0, err // this caller gave up: not an answer
-		} else if err != nil {
+		step, rrs, ttl, err := c.caaAt(ctx, n)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, 0, err // this caller gave up: not an answer
+			}
 			ttl = 0
 		}
 		return &caaAnswer{step, rrs, err}, min(ttl, caaCacheMax), nil
@@ -204,26 +210,45 @@ func (c *Checker) caaAtCached(ctx context.Context, n string) (CAALookup, []*dns.
 }
 
 // caaAt asks the resolvers for CAA at n (RD=1, DO, CD) and returns the CAA
-// records at the end of its CNAME chain, validating what signed zones said.
-func (c *Checker) caaAt(ctx context.Context, n string) (CAALookup, []*dns.CAA, error) {
-	step, rrs, _, err := c.caaLookup(ctx, n)
-	return step, rrs, err
-}
-
-// caaLookup is caaAt, also returning how long its answer may be cached:
-// the smallest TTL of the records it used, or for "no CAA here" the SOA's
-// negative TTL (0 without one).
-func (c *Checker) caaLookup(ctx context.Context, n string) (CAALookup, []*dns.CAA, time.Duration, error) {
+// records at the end of its CNAME chain, validating what signed zones said,
+// and how long the answer may be cached (answerTTL).
+func (c *Checker) caaAt(ctx context.Context, n string) (CAALookup, []*dns.CAA, time.Duration, error) {
 	step := CAALookup{Name: strings.TrimSuffix(n, ".")}
 	r, srv, err := c.resolveDO(ctx, n, dns.TypeCAA)
 	if err != nil {
 		return step, nil, 0, fmt.Errorf("CAA %s: %w", n, err)
 	}
-	step, rrs, err := c.caaFrom(ctx, r, srv, n, step)
-	return step, rrs, answerTTL(r), err
+	step.Rcode = dns.RcodeToString[r.Rcode]
+	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
+		return step, nil, 0, fmt.Errorf("CAA %s at resolver %s: %s", strings.TrimSuffix(n, "."), srv, step.Rcode)
+	}
+	owner := n
+	for hop := 0; hop <= MaxHops; hop++ {
+		cn := rrsetOf(r.Answer, owner, dns.TypeCNAME)
+		if len(cn) == 0 {
+			break
+		}
+		if err := c.caaValidate(ctx, r, owner, dns.TypeCNAME, &step); err != nil {
+			return step, nil, 0, err
+		}
+		owner = dns.CanonicalName(cn[0].(*dns.CNAME).Target)
+		step.Alias = append(step.Alias, strings.TrimSuffix(owner, "."))
+	}
+	var out []*dns.CAA
+	for _, rr := range rrsetOf(r.Answer, owner, dns.TypeCAA) {
+		out = append(out, rr.(*dns.CAA))
+	}
+	step.Found = len(out)
+	if len(out) > 0 {
+		err = c.caaValidate(ctx, r, owner, dns.TypeCAA, &step)
+	} else {
+		err = c.caaDenial(ctx, r, owner, &step)
+	}
+	return step, out, answerTTL(r), err
 }
 
-// answerTTL is how long r may be cached (RFC 2308 for a negative answer).
+// answerTTL is how long r may be cached: the smallest TTL in its answer,
+// or for "no CAA here" the SOA's negative TTL (RFC 2308; 0 without one).
 func answerTTL(r *dns.Msg) time.Duration {
 	var ttl uint32
 	seen := false
@@ -235,43 +260,11 @@ func answerTTL(r *dns.Msg) time.Duration {
 	if !seen {
 		for _, rr := range r.Ns {
 			if soa, ok := rr.(*dns.SOA); ok {
-				ttl, seen = min(soa.Hdr.Ttl, soa.Minttl), true
+				ttl = min(soa.Hdr.Ttl, soa.Minttl)
 			}
 		}
 	}
 	return time.Duration(ttl) * time.Second
-}
-
-// caaFrom reads the resolver's answer r to CAA at n.
-func (c *Checker) caaFrom(ctx context.Context, r *dns.Msg, srv, n string, step CAALookup) (CAALookup, []*dns.CAA, error) {
-	step.Rcode = dns.RcodeToString[r.Rcode]
-	if r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError {
-		return step, nil, fmt.Errorf("CAA %s at resolver %s: %s", strings.TrimSuffix(n, "."), srv, step.Rcode)
-	}
-	owner := n
-	for hop := 0; hop <= MaxHops; hop++ {
-		cn := rrsetOf(r.Answer, owner, dns.TypeCNAME)
-		if len(cn) == 0 {
-			break
-		}
-		if err := c.caaValidate(ctx, r, owner, dns.TypeCNAME, &step); err != nil {
-			return step, nil, err
-		}
-		owner = dns.CanonicalName(cn[0].(*dns.CNAME).Target)
-		step.Alias = append(step.Alias, strings.TrimSuffix(owner, "."))
-	}
-	var out []*dns.CAA
-	for _, rr := range rrsetOf(r.Answer, owner, dns.TypeCAA) {
-		out = append(out, rr.(*dns.CAA))
-	}
-	step.Found = len(out)
-	var err error
-	if len(out) > 0 {
-		err = c.caaValidate(ctx, r, owner, dns.TypeCAA, &step)
-	} else {
-		err = c.caaDenial(ctx, r, owner, &step)
-	}
-	return step, out, err
 }
 
 // caaValidate checks the RRSIG of owner/qtype in a resolver answer when the
