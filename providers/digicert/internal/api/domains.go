@@ -118,8 +118,8 @@ func (c *Client) ListDomains(ctx context.Context, f DomainFilters, offset, limit
 }
 
 // AllDomains pages through every domain matching f, pageSize at a time,
-// until page.total is reached (or a page comes back empty, in case
-// DigiCert's total is off).
+// until page.total is reached, or a page comes back empty or brings no
+// domain not seen before (in case DigiCert's total is off).
 func (c *Client) AllDomains(ctx context.Context, f DomainFilters, pageSize int) ([]Domain, error) {
 	var all []Domain
 	err := c.EachDomain(ctx, f, pageSize, func(page []Domain) error {
@@ -133,16 +133,34 @@ func (c *Client) AllDomains(ctx context.Context, f DomainFilters, pageSize int) 
 // account of 100,000 domains is never held whole in the API's shape.
 func (c *Client) EachDomain(ctx context.Context, f DomainFilters, pageSize int, fn func([]Domain) error) error {
 	offset := 0
+	// A page that brings no domain not seen before ends the paging, as in
+	// AllOrders: a server ignoring offset would otherwise be paged until
+	// the absurd total it reports. A domain is known by ID and name (an
+	// entry without an ID still counts once).
+	type key struct {
+		id   ID
+		name string
+	}
+	seen := map[key]bool{}
 	for {
 		page, err := c.ListDomains(ctx, f, offset, pageSize)
 		if err != nil {
 			return err
 		}
-		if err := fn(page.Domains); err != nil {
-			return err
+		fresh := page.Domains[:0:0]
+		for _, d := range page.Domains {
+			if k := (key{d.ID, d.Name}); !seen[k] {
+				seen[k] = true
+				fresh = append(fresh, d)
+			}
+		}
+		if len(fresh) > 0 {
+			if err := fn(fresh); err != nil {
+				return err
+			}
 		}
 		offset += len(page.Domains)
-		if len(page.Domains) == 0 || offset >= page.Page.Total {
+		if len(fresh) == 0 || offset >= page.Page.Total {
 			return nil
 		}
 	}

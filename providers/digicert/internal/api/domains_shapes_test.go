@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/dcvd/dcvd/internal/apiclient"
@@ -49,5 +52,29 @@ func TestListDomainsShapes(t *testing.T) {
 	c, _ = serve(t, map[string]fixture{"GET /domain": {200, `{"domains":[{"id":1,"is_active":"maybe"}],"page":{"total":1}}`, nil, ""}})
 	if _, err := c.ListDomains(context.Background(), DomainFilters{}, 0, 0); err == nil || apiclient.StatusOf(err) != 200 {
 		t.Errorf("bad flag: %v", err)
+	}
+}
+
+// A server that ignores offset and reports an absurd total is read until a
+// page brings nothing new, not until the total: the domain list is read
+// twice and each domain handed over once.
+func TestEachDomainStopsOnRepeatedPage(t *testing.T) {
+	var reads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reads.Add(1)
+		w.Write([]byte(`{"domains":[{"id":1,"name":"a.example"},{"name":"no-id.example"}],"page":{"total":1000000000}}`))
+	}))
+	defer srv.Close()
+	c := New(Config{BaseURL: srv.URL, Key: "k"})
+	pages, got := 0, []string{}
+	err := c.EachDomain(context.Background(), DomainFilters{}, 2, func(page []Domain) error {
+		pages++
+		for _, d := range page {
+			got = append(got, d.Name)
+		}
+		return nil
+	})
+	if err != nil || pages != 1 || len(got) != 2 || reads.Load() != 2 {
+		t.Fatalf("EachDomain: %v, %d pages handed over, domains %v, %d reads; want nil, 1, both once, 2 reads", err, pages, got, reads.Load())
 	}
 }

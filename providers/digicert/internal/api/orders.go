@@ -30,7 +30,8 @@ func (c *Client) ListOrders(ctx context.Context, status string, offset, limit in
 // time. Paging is bounded by what the pages hold, not by page.total alone (a
 // CA reporting an absurd total would otherwise be paged until the timeout):
 // it stops at page.total, at an empty or short page, and at a page that
-// brings no order not seen before (a server ignoring offset). A page whose
+// brings no order not seen before (a server ignoring offset, or a page of
+// nothing but malformed entries, which cannot be told apart). A page whose
 // read fails for a transient reason (5xx, a truncated or malformed body,
 // a dropped connection) is read again by apiclient, like every GET
 // (backoff_retries times).
@@ -57,7 +58,7 @@ func (c *Client) AllOrders(ctx context.Context, status string, pageSize int) ([]
 		n := len(page.Orders) + page.Skipped
 		offset += n
 		short := pageSize > 0 && n < pageSize
-		if n == 0 || (fresh == 0 && len(page.Orders) > 0) || short || offset >= page.Page.Total {
+		if n == 0 || fresh == 0 || short || offset >= page.Page.Total {
 			return all, nil
 		}
 	}
