@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -109,7 +110,18 @@ func startWorldBIND(t testing.TB, zones []string, opts testenv.BINDOptions, limi
 // freshSim gives the world a new, empty DigiCert simulator checking DNS at
 // its BIND.
 func (w *world) freshSim(t testing.TB, limited bool) {
-	w.sim = sandbox.New(sandbox.Options{Keys: []string{"test-key"}, ViewOnlyKeys: []string{"view-key"}, DNSServers: []string{w.bind.Addr}, NoLimits: !limited})
+	var log *slog.Logger
+	if dir := os.Getenv("DCVD_BENCH_LOG"); dir != "" {
+		// The benchmark keeps the simulator's log next to the instances':
+		// every request and every DNS check it made, with what it saw.
+		f, err := os.OpenFile(filepath.Join(dir, "sim.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		log = slog.New(slog.NewTextHandler(f, nil))
+	}
+	w.sim = sandbox.New(sandbox.Options{Keys: []string{"test-key"}, ViewOnlyKeys: []string{"view-key"}, DNSServers: []string{w.bind.Addr}, NoLimits: !limited, Logger: log})
 	srv := httptest.NewServer(w.sim)
 	t.Cleanup(srv.Close)
 	w.simURL = srv.URL + sandbox.Prefix
