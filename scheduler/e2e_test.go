@@ -3,9 +3,13 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
+	"github.com/dcvd/dcvd/internal/testenv"
 	sim "github.com/dcvd/dcvd/sandbox/digicert"
 	"github.com/dcvd/dcvd/store"
 )
@@ -197,5 +201,46 @@ func TestClaimWindow(t *testing.T) {
 	}
 	if held == 0 || held > window {
 		t.Fatalf("at most %d rows leased at once, want 1..%d", held, window)
+	}
+}
+
+// The CA's own lookup of one name fails (its resolver gets SERVFAIL once,
+// as from an overloaded server) while the record is there: DigiCert's
+// check-dcv approves the order's other name and leaves this one pending.
+// The run checks again after the usual backoff rather than only polling
+// (a poll never makes DigiCert look), and ends with the order issued and
+// nothing left: two checks of the order, the second one finding the name.
+func TestRunChecksAgainWhenTheCAMissedAName(t *testing.T) {
+	e := newEnv(t, zoneNames(2), sim.Options{NoLimits: true})
+	flaky := testenv.StartQueryCounter(t, e.BindAddr)
+	e.sim = sim.New(sim.Options{Keys: []string{"good-key"}, NoLimits: true, DNSServers: []string{flaky.Addr}})
+	srv := httptest.NewServer(e.sim)
+	t.Cleanup(srv.Close)
+	e.SimURL = srv.URL + sim.Prefix
+	// One order, a name in each zone (two records).
+	ids := []int{e.sim.AddOrder(sim.OrderSpec{CommonName: e.Zones[0], DNSNames: []string{e.Zones[1]}})}
+	missed := e.Zones[1]
+	flaky.FailNext(missed, dns.TypeTXT, 1)
+	eng, _ := e.engine(t, testLogger(t), e.provider(t, "dns-txt"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sum, err := eng.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ExitCode() != 0 || sum.ByState[store.Cleaned] != sum.Total || sum.Total != 2 {
+		t.Fatalf("summary %s; exit %d; pending %+v", sum, sum.ExitCode(), sum.Pending)
+	}
+	wantIssued(t, e.sim, ids)
+	if left := e.dcvRecords(t); len(left) != 0 {
+		t.Fatalf("records left in the zones: %v", left)
+	}
+	checks := e.sim.DCVChecks()
+	if len(checks) != 2 || len(checks[0].Approved) != 1 || len(checks[1].Approved) != 1 || checks[1].Approved[0] != missed {
+		t.Errorf("check-dcv requests %+v; want two, the second approving %s", checks, missed)
+	}
+	if n := flaky.Count(missed, dns.TypeTXT); n != 2 {
+		t.Errorf("the CA asked for %s TXT %d times, want 2 (failed, then found)", missed, n)
 	}
 }

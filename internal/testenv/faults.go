@@ -158,6 +158,16 @@ type QueryCounter struct {
 	Addr string // "127.0.0.1:port"
 	mu   sync.Mutex
 	seen map[string]int
+	fail map[string]int // questions still to answer with SERVFAIL
+}
+
+// FailNext makes the next n questions for qname and qtype fail with
+// SERVFAIL (a server that stumbled) instead of being forwarded; they are
+// counted all the same.
+func (q *QueryCounter) FailNext(qname string, qtype uint16, n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.fail[dns.CanonicalName(qname)+" "+dns.TypeToString[qtype]] += n
 }
 
 // Count returns how many times qname (any case, with or without the final
@@ -172,14 +182,24 @@ func (q *QueryCounter) Count(qname string, qtype uint16) int {
 // of upstream.
 func StartQueryCounter(t testing.TB, upstream string) *QueryCounter {
 	t.Helper()
-	q := &QueryCounter{seen: map[string]int{}}
+	q := &QueryCounter{seen: map[string]int{}, fail: map[string]int{}}
 	forward := forwardTCP(upstream)
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 		if len(req.Question) == 1 {
 			k := dns.CanonicalName(req.Question[0].Name) + " " + dns.TypeToString[req.Question[0].Qtype]
 			q.mu.Lock()
 			q.seen[k]++
+			failing := q.fail[k] > 0
+			if failing {
+				q.fail[k]--
+			}
 			q.mu.Unlock()
+			if failing {
+				m := new(dns.Msg)
+				m.SetRcode(req, dns.RcodeServerFailure)
+				w.WriteMsg(m)
+				return
+			}
 		}
 		forward(w, req)
 	})

@@ -455,3 +455,37 @@ func TestDomainPrevalidation(t *testing.T) {
 		t.Fatalf("me: %+v %v", me, err)
 	}
 }
+
+// check-dcv that finds one name of an order and not the other approves the
+// first and leaves the second pending: that name is NotVisible (DigiCert
+// looked and did not find it), so the engine asks again, rather than
+// Pending, which it would only poll (a poll never makes DigiCert look). A
+// poll still reads it as pending; the next check, once the record is
+// there, validates it and issues the order.
+func TestCheckLeavesNamePending(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, []string{"example.com", "example.net"}, sim.Options{})
+	id := e.sim.AddOrder(sim.OrderSpec{CommonName: "a.example.com", DNSNames: []string{"b.example.net"}})
+	p := e.provider(t, "dns-txt", "good-key", nil)
+	chs, err := p.Discover(ctx)
+	if err != nil || len(chs) != 2 {
+		t.Fatalf("discover: %+v %v", chs, err)
+	}
+	slices.SortFunc(chs, func(a, b providers.Challenge) int { return strings.Compare(a.Name, b.Name) })
+	e.publish(t, "example.com", chs[0].Record)
+	outs, err := p.Submit(ctx, chs[0].Order, chs)
+	if err != nil || outs[0].Status != providers.Validated || outs[1].Status != providers.NotVisible || !strings.Contains(outs[1].Reason, "did not find") {
+		t.Fatalf("check with b.example.net unpublished: %+v %v; want validated, not-visible", outs, err)
+	}
+	if outs, err := p.Poll(ctx, chs[0].Order, chs); err != nil || !slices.Equal(statuses(outs), []providers.Status{providers.Validated, providers.Pending}) {
+		t.Fatalf("poll: %+v %v; want validated, pending", outs, err)
+	}
+	e.publish(t, "example.net", chs[1].Record)
+	outs, err = p.Submit(ctx, chs[0].Order, chs)
+	if err != nil || !slices.Equal(statuses(outs), []providers.Status{providers.Validated, providers.Validated}) {
+		t.Fatalf("check after publishing b.example.net: %+v %v", outs, err)
+	}
+	if o, _ := e.sim.Order(id); o.Status != "issued" {
+		t.Errorf("order status %q, want issued", o.Status)
+	}
+}

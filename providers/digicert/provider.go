@@ -423,7 +423,27 @@ func (p *Provider) Submit(ctx context.Context, order string, chs []providers.Cha
 	for _, d := range res.DNSNameValidations {
 		v.DNSNameValidations = append(v.DNSNameValidations, api.NameValidation{DNSName: d.DNSName, Status: d.Status})
 	}
-	return p.outcomes(&v, chs), nil
+	// check-dcv looks every pending name up while it answers: a name its
+	// answer leaves "pending" is one DigiCert did not find, as the 400
+	// invalid_dns_txt says of all of them at once. It is NotVisible, so the
+	// engine asks again with backoff; DigiCert does not look again because
+	// it is polled (its own re-checks start a minute later, spec §3.7). A
+	// status other than "pending" or "approved" (none is documented) stays
+	// Pending and is polled.
+	left := map[string]bool{}
+	for _, d := range res.DNSNameValidations {
+		if strings.EqualFold(d.Status, "pending") {
+			left[providers.BaseName(d.DNSName)] = true
+		}
+	}
+	outs := p.outcomes(&v, chs)
+	for i, o := range outs {
+		if o.Status == providers.Pending && left[providers.BaseName(chs[i].Name)] {
+			outs[i] = providers.Outcome{Status: providers.NotVisible,
+				Reason: "check-dcv left the name pending: DigiCert did not find the record when it looked"}
+		}
+	}
+	return outs, nil
 }
 
 // Poll reads the order's validation state without triggering a check (a
