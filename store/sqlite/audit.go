@@ -49,6 +49,22 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 
 // Audit returns matching entries, newest first.
 func (s *Store) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	q, args := auditQuery(f)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read audit: %w", err)
+	}
+	defer rows.Close()
+	out, err := sqlrow.Collect(rows, sqlrow.ScanAudit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read audit: %w", err)
+	}
+	return out, nil
+}
+
+// auditQuery is Audit's SELECT for f, with its arguments. A name is
+// compared without case, which the audit_name index (migration 13) serves.
+func auditQuery(f store.AuditFilter) (string, []any) {
 	var where []string
 	var args []any
 	if !f.Since.IsZero() {
@@ -82,16 +98,7 @@ func (s *Store) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEn
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: read audit: %w", err)
-	}
-	defer rows.Close()
-	out, err := sqlrow.Collect(rows, sqlrow.ScanAudit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: read audit: %w", err)
-	}
-	return out, nil
+	return q, args
 }
 
 // PruneAudit deletes entries older than before.

@@ -152,6 +152,13 @@ var migrations = []string{
 	// adding, present or removing added an entry to it (dead ones by the
 	// hundred thousand in a large run, which a planner could still choose).
 	`DROP INDEX challenges_dns;`,
+	// 13: audit_name compares without case, as Audit's name filter does
+	// (name = ? COLLATE NOCASE). The index of migration 3 used the
+	// column's binary collation, which that filter cannot use: every
+	// lookup of a name's history read the whole audit trail, while every
+	// append still paid for the index.
+	`DROP INDEX audit_name;
+	CREATE INDEX audit_name ON audit(name COLLATE NOCASE);`,
 }
 
 // migrate brings the schema to len(migrations) in one transaction.

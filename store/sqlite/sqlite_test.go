@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -78,5 +79,38 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 	if got, err := s.Claim(ctx, []int64{rows[0].ID}, "me", 0); err != nil || len(got) != 1 {
 		t.Fatalf("claim after upgrade: %v, %v", got, err)
+	}
+}
+
+// TestAuditNameUsesIndex: a name's history is read through audit_name, not
+// by scanning the whole trail (the index and the filter compare without
+// case alike), whatever case the name is asked in.
+func TestAuditNameUsesIndex(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "state.db"))
+	q, args := auditQuery(store.AuditFilter{Name: "WWW.Example.com.", Limit: 50})
+	rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if len(plan) == 0 || !strings.Contains(strings.Join(plan, "; "), "INDEX audit_name") {
+		t.Fatalf("plan of %q: %q; want a search of audit_name", q, plan)
+	}
+	if err := s.AppendAudit(ctx, []store.AuditEntry{{Kind: store.AuditAdd, Name: "www.example.com"}, {Kind: store.AuditAdd, Name: "other.example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Audit(ctx, store.AuditFilter{Name: "WWW.Example.com."})
+	if err != nil || len(got) != 1 || got[0].Name != "www.example.com" {
+		t.Fatalf("Audit by name: %+v, %v", got, err)
 	}
 }
