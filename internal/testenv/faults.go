@@ -58,16 +58,8 @@ func StartFaultServer(t testing.TB, kind FaultKind, addr, upstream string) *Faul
 			w.WriteMsg(m)
 		})
 	}
-	var servers []*dns.Server
 	var closers []io.Closer
 	var wg sync.WaitGroup
-	serve := func(s *dns.Server) {
-		servers = append(servers, s)
-		started := make(chan struct{})
-		s.NotifyStartedFunc = func() { close(started) }
-		wg.Go(func() { s.ActivateAndServe() })
-		<-started
-	}
 	discardUDP := func() {
 		closers = append(closers, pc)
 		wg.Go(func() {
@@ -85,20 +77,20 @@ func StartFaultServer(t testing.TB, kind FaultKind, addr, upstream string) *Faul
 		if kind == FaultServfail {
 			code = dns.RcodeServerFailure
 		}
-		serve(&dns.Server{PacketConn: pc, Handler: rcode(code)})
-		serve(&dns.Server{Listener: ln, Handler: rcode(code)})
+		serveDNS(t, &dns.Server{PacketConn: pc, Handler: rcode(code)})
+		serveDNS(t, &dns.Server{Listener: ln, Handler: rcode(code)})
 	case FaultTCPOnly:
 		discardUDP()
-		serve(&dns.Server{Listener: ln, Handler: forward})
+		serveDNS(t, &dns.Server{Listener: ln, Handler: forward})
 	case FaultTruncate:
-		serve(&dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		serveDNS(t, &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
 			m := new(dns.Msg)
 			m.SetReply(req)
 			m.Authoritative = true
 			m.Truncated = true
 			w.WriteMsg(m)
 		})})
-		serve(&dns.Server{Listener: ln, Handler: forward})
+		serveDNS(t, &dns.Server{Listener: ln, Handler: forward})
 	case FaultDead:
 		discardUDP()
 		closers = append(closers, ln)
@@ -124,15 +116,23 @@ func StartFaultServer(t testing.TB, kind FaultKind, addr, upstream string) *Faul
 		t.Fatalf("unknown fault kind %q", kind)
 	}
 	t.Cleanup(func() {
-		for _, s := range servers {
-			s.Shutdown()
-		}
 		for _, c := range closers {
 			c.Close()
 		}
 		wg.Wait()
 	})
 	return &FaultServer{Addr: addr, Kind: kind}
+}
+
+// serveDNS serves s (its PacketConn or Listener already open) from the
+// moment it returns until the test ends.
+func serveDNS(t testing.TB, s *dns.Server) {
+	started := make(chan struct{})
+	s.NotifyStartedFunc = func() { close(started) }
+	done := make(chan struct{})
+	go func() { defer close(done); s.ActivateAndServe() }()
+	<-started
+	t.Cleanup(func() { s.Shutdown(); <-done })
 }
 
 // forwardTCP answers every query with upstream's answer, asked over TCP
@@ -204,28 +204,17 @@ func StartQueryCounter(t testing.TB, upstream string) *QueryCounter {
 		forward(w, req)
 	})
 	q.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t, "127.0.0.1")))
-	var wg sync.WaitGroup
-	var servers []*dns.Server
-	for _, network := range []string{"udp", "tcp"} {
-		s := &dns.Server{Addr: q.Addr, Net: network, Handler: h}
-		started := make(chan error, 1)
-		s.NotifyStartedFunc = func() { started <- nil }
-		wg.Go(func() {
-			if err := s.ListenAndServe(); err != nil {
-				started <- err
-			}
-		})
-		if err := <-started; err != nil {
-			t.Fatalf("query counter on %s/%s: %v", q.Addr, network, err)
-		}
-		servers = append(servers, s)
+	pc, err := net.ListenPacket("udp", q.Addr)
+	if err != nil {
+		t.Fatalf("query counter: %v", err)
 	}
-	t.Cleanup(func() {
-		for _, s := range servers {
-			s.Shutdown()
-		}
-		wg.Wait()
-	})
+	ln, err := net.Listen("tcp", q.Addr)
+	if err != nil {
+		pc.Close()
+		t.Fatalf("query counter: %v", err)
+	}
+	serveDNS(t, &dns.Server{PacketConn: pc, Handler: h})
+	serveDNS(t, &dns.Server{Listener: ln, Handler: h})
 	return q
 }
 
