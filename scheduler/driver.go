@@ -340,7 +340,7 @@ func (d *driver) lastPoll(ctx context.Context) bool {
 	if polled {
 		d.e.log.Info("polling the CA once more for rows still waiting on it before the run ends", "rows", len(d.ready))
 	}
-	if len(claimed) < len(ids) && d.othersWorking(ctx) {
+	if len(claimed) < len(ids) && d.peersWorking(ctx) > 0 {
 		if !polled {
 			d.e.log.Debug("waiting for another dcvd process to let go of rows this run touched", "rows", len(ids)-len(claimed))
 			d.sleep(ctx, min(d.e.cfg.Lease/10, 200*time.Millisecond), nil)
@@ -349,12 +349,6 @@ func (d *driver) lastPoll(ctx context.Context) bool {
 	}
 	d.polledLast = true
 	return polled
-}
-
-// othersWorking reports whether another process holds leases on rows of an
-// account this engine drives.
-func (d *driver) othersWorking(ctx context.Context) bool {
-	return d.peersWorking(ctx) > 0
 }
 
 // peersWorking counts the other processes holding leases on rows of
