@@ -11,31 +11,48 @@ import (
 	"github.com/dcvd/dcvd/store/internal/sqlrow"
 )
 
-// AppendAudit adds entries in one transaction.
+// AppendAudit adds entries in one transaction, auditChunk rows per
+// statement.
 func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	now := time.Now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, kind, actor, challenge, account, order_id, name, type, value,
-			backend, zone, serial, result, detail, took, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	rows := make([][]any, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		name, ev, err := sqlrow.AuditFields(e, now)
 		if err != nil {
+			return fmt.Errorf("sqlite: append %d audit entries: %w", len(entries), err)
+		}
+		rows[i] = []any{nil, e.Time.UnixNano(), e.Kind, e.Actor, e.Challenge, e.Account, e.Order,
+			name, e.Type, e.Value, e.Backend, e.Zone, int64(e.Serial), e.Result, e.Detail, int64(e.Took), ev}
+	}
+	parts, err := s.plan(ctx, "audit", len(entries), auditChunk, auditSQL)
+	if err != nil {
+		return fmt.Errorf("sqlite: append %d audit entries: %w", len(entries), err)
+	}
+	var last int64
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		// The IDs AUTOINCREMENT would give, given explicitly so each
+		// entry learns its own: no other writer runs (BEGIN IMMEDIATE),
+		// and an ID above every one used (even by pruned entries) is
+		// recorded in sqlite_sequence as if SQLite had chosen it.
+		if err := tx.QueryRowContext(ctx, `SELECT max(coalesce((SELECT max(id) FROM audit), 0),
+			coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0))`).Scan(&last); err != nil {
 			return err
 		}
-		defer st.Close()
-		for i := range entries {
-			e := &entries[i]
-			name, ev, err := sqlrow.AuditFields(e, now)
-			if err != nil {
-				return err
+		for i, start := 0, 0; start < len(rows); i, start = i+1, start+auditChunk {
+			args := make([]any, 0, auditCols*parts[i].rows)
+			for j, r := range rows[start:min(start+auditChunk, len(rows))] {
+				r[0] = last + int64(start+j) + 1
+				args = append(args, r...)
 			}
-			res, err := st.ExecContext(ctx, e.Time.UnixNano(), e.Kind, e.Actor, e.Challenge, e.Account, e.Order,
-				name, e.Type, e.Value, e.Backend, e.Zone, int64(e.Serial), e.Result, e.Detail, int64(e.Took), ev)
+			// Padding rows (NULL id) are filtered out.
+			st := tx.StmtContext(ctx, parts[i].stmt)
+			_, err := st.ExecContext(ctx, args[:cap(args)]...)
+			st.Close()
 			if err != nil {
-				return err
-			}
-			if e.ID, err = res.LastInsertId(); err != nil {
 				return err
 			}
 		}
@@ -44,7 +61,32 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 	if err != nil {
 		return fmt.Errorf("sqlite: append %d audit entries: %w", len(entries), err)
 	}
+	for i := range entries {
+		entries[i].ID = last + int64(i) + 1
+	}
 	return nil
+}
+
+const (
+	auditChunk = 256
+	auditCols  = 17
+)
+
+// auditSQL inserts n audit rows given with their IDs; rows whose ID is
+// NULL (padding) are skipped.
+func auditSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit (id, at, kind, actor, challenge, account, order_id, name, type, value,
+		backend, zone, serial, result, detail, took, evidence) SELECT * FROM (VALUES `)
+	row := "(" + strings.Repeat("?,", auditCols-1) + "?)"
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(`) WHERE column1 IS NOT NULL`)
+	return b.String()
 }
 
 // Audit returns matching entries, newest first.

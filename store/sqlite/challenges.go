@@ -212,11 +212,15 @@ func (s *Store) SaveHeld(ctx context.Context, rows []*store.Challenge, owner str
 	}
 	now := time.Now()
 	until := sqlrow.UnixNano(now.Add(lease))
+	parts, err := s.plan(ctx, "save", len(rows), saveChunk, saveSQL)
+	if err != nil {
+		return fmt.Errorf("sqlite: save %d challenges: %w", len(rows), err)
+	}
 	var conflict int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		for start := 0; start < len(rows); start += saveChunk {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		for i, start := 0, 0; start < len(rows); i, start = i+1, start+saveChunk {
 			part := rows[start:min(start+saveChunk, len(rows))]
-			args := make([]any, 0, 3+saveCols*len(part))
+			args := make([]any, 0, 3+saveCols*parts[i].rows)
 			args = append(args, sqlrow.UnixNano(now), owner, until)
 			saved := make(map[int64]bool, len(part))
 			for _, c := range part {
@@ -228,7 +232,11 @@ func (s *Store) SaveHeld(ctx context.Context, rows []*store.Challenge, owner str
 				args = append(args, c.ID, c.Version, sqlrow.UnixNano(c.Expires), c.Ref, c.Backend, c.Zone,
 					string(c.State), string(c.DNS), int64(c.Serial), c.Attempts, sqlrow.UnixNano(c.NextAt), c.Reason)
 			}
-			res, err := tx.QueryContext(ctx, saveSQL(len(part)), args...)
+			// Padding rows (NULL id) match no row.
+			args = args[:cap(args)]
+			st := tx.StmtContext(ctx, parts[i].stmt)
+			res, err := st.QueryContext(ctx, args...)
+			st.Close()
 			if err != nil {
 				return err
 			}
@@ -277,20 +285,10 @@ const (
 	saveCols  = 12
 )
 
-// fullSaveSQL is saveSQL(saveChunk), built once.
-var fullSaveSQL = buildSaveSQL(saveChunk)
-
 // saveSQL is the UPDATE of n rows. The first three parameters are updated,
 // owner and lease end; then saveCols per row: id, version and the mutable
 // columns. When owner holds the row, its lease is extended (SaveHeld).
 func saveSQL(n int) string {
-	if n == saveChunk {
-		return fullSaveSQL
-	}
-	return buildSaveSQL(n)
-}
-
-func buildSaveSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`UPDATE challenges SET version = challenges.version + 1, expires = v.column3, ref = v.column4,
 	backend = v.column5, zone = v.column6, state = v.column7, dns = v.column8, serial = v.column9,

@@ -40,6 +40,8 @@ type Store struct {
 	db   *sql.DB // readers
 	w    *sql.DB // the one writer connection of this process
 	path string
+	// stmts is the writer's prepared multi-row writes (stmts.go).
+	stmts stmts
 }
 
 var _ store.Store = (*Store)(nil)
@@ -101,7 +103,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
-func (s *Store) Close() error { return errors.Join(s.w.Close(), s.db.Close()) }
+func (s *Store) Close() error { return errors.Join(s.stmts.close(), s.w.Close(), s.db.Close()) }
 
 // tx runs fn in one write transaction (BEGIN IMMEDIATE).
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,5 +61,47 @@ func testAudit(t *testing.T, open Opener) {
 	}
 	if all, _ := s.Audit(ctx, store.AuditFilter{}); len(all) != 3 {
 		t.Fatalf("after prune %d entries, want 3", len(all))
+	}
+}
+
+// testAuditMany: appends of every size (one entry, a few, more than any one
+// statement takes) give each entry the ID it is stored under, IDs increase
+// in append order, and an ID is never given again after its entry was
+// pruned.
+func testAuditMany(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	old := time.Now().Add(-100 * 24 * time.Hour)
+	var prev int64
+	challenge := int64(0)
+	for _, n := range []int{1, 3, 600} {
+		entries := make([]store.AuditEntry, n)
+		for i := range entries {
+			challenge++
+			entries[i] = store.AuditEntry{Time: old, Kind: store.AuditAdd, Challenge: challenge, Name: fmt.Sprintf("n%d.example.com", challenge), Result: "ok"}
+		}
+		if err := s.AppendAudit(ctx, entries); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.ID <= prev {
+				t.Fatalf("append of %d: entry of challenge %d got ID %d after %d", n, e.Challenge, e.ID, prev)
+			}
+			prev = e.ID
+			got, err := s.Audit(ctx, store.AuditFilter{Challenge: e.Challenge})
+			if err != nil || len(got) != 1 || got[0].ID != e.ID || got[0].Name != e.Name {
+				t.Fatalf("append of %d: challenge %d stored as %+v, %v; want ID %d", n, e.Challenge, got, err, e.ID)
+			}
+		}
+	}
+	if n, err := s.PruneAudit(ctx, time.Now().Add(-90*24*time.Hour)); err != nil || n != 604 {
+		t.Fatalf("prune = %d, %v; want 604", n, err)
+	}
+	next := []store.AuditEntry{{Kind: store.AuditAdd, Challenge: challenge + 1, Result: "ok"}}
+	if err := s.AppendAudit(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if next[0].ID <= prev {
+		t.Fatalf("after pruning every entry: ID %d given again (last was %d)", next[0].ID, prev)
 	}
 }

@@ -73,6 +73,7 @@ func Run(t *testing.T, h Harness) {
 		{"DiscoverInsertsOnlyUnknown", testDiscover},
 		{"FieldsRoundTrip", testRoundTrip},
 		{"SaveCASBetweenHandles", testSaveCAS},
+		{"SaveManyInParts", testSaveMany},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"WorkOrderingAndBackoff", testWork},
 		{"Holders", testHolders},
@@ -85,6 +86,7 @@ func Run(t *testing.T, h Harness) {
 		{"ClaimConcurrent", testClaimConcurrent},
 		{"Locks", testLocks},
 		{"Audit", testAudit},
+		{"AuditManyIDs", testAuditMany},
 		{"Domains", testDomains},
 	}
 	for _, tc := range tests {
@@ -334,6 +336,54 @@ func testSaveCAS(t *testing.T, open Opener) {
 	}
 	if err := a.Save(ctx, nil); err != nil {
 		t.Fatalf("empty save: %v", err)
+	}
+}
+
+// testSaveMany: saves of every size a store may split or pad (1 row, a few,
+// more than any one statement takes) write every row and only those, and a
+// stale row in the last part leaves the whole save unwritten.
+func testSaveMany(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	rows := make([]*store.Challenge, 1237)
+	for i := range rows {
+		rows[i] = ptr(Row("a", "1", fmt.Sprintf("n%d.example.com", i), "v"))
+	}
+	if err := s.Insert(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	start := 0
+	for _, n := range []int{1, 3, 5, 17, 100, 1111} {
+		part := rows[start : start+n]
+		for _, c := range part {
+			c.Reason = fmt.Sprintf("saved in a save of %d", n)
+			c.Attempts = n
+		}
+		if err := s.Save(ctx, part); err != nil {
+			t.Fatalf("save of %d rows: %v", n, err)
+		}
+		start += n
+	}
+	for i, c := range rows {
+		got, err := s.Get(ctx, c.ID)
+		if err != nil || got.Reason != c.Reason || got.Attempts != c.Attempts || got.Version != 2 || c.Version != 2 {
+			t.Fatalf("row %d after saves: %+v, %v; want reason %q, version 2", i, got, err, c.Reason)
+		}
+	}
+	// Every row saved again, the last one stale: nothing is written.
+	stale := *rows[len(rows)-1]
+	stale.Version = 1
+	batch := append(slices.Clone(rows[:len(rows)-1]), &stale)
+	for _, c := range batch {
+		c.Reason = "not written"
+	}
+	if err := s.Save(ctx, batch); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("save with a stale last row: %v, want ErrConflict", err)
+	}
+	for _, id := range []int64{rows[0].ID, rows[600].ID, rows[len(rows)-2].ID} {
+		if got, _ := s.Get(ctx, id); got.Version != 2 || got.Reason == "not written" {
+			t.Fatalf("row %d written by a failed save: %+v", id, got)
+		}
 	}
 }
 
