@@ -42,14 +42,14 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 			coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0))`).Scan(&last); err != nil {
 			return err
 		}
-		for i, start := 0, 0; start < len(rows); i, start = i+1, start+auditChunk {
-			args := make([]any, 0, auditCols*parts[i].rows)
-			for j, r := range rows[start:min(start+auditChunk, len(rows))] {
-				r[0] = last + int64(start+j) + 1
+		for _, p := range parts {
+			args := make([]any, 0, auditCols*p.size)
+			for i, r := range rows[p.from:p.to] {
+				r[0] = last + int64(p.from+i) + 1
 				args = append(args, r...)
 			}
 			// Padding rows (NULL id) are filtered out.
-			st := tx.StmtContext(ctx, parts[i].stmt)
+			st := tx.StmtContext(ctx, p.stmt)
 			_, err := st.ExecContext(ctx, args[:cap(args)]...)
 			st.Close()
 			if err != nil {

@@ -218,9 +218,9 @@ func (s *Store) SaveHeld(ctx context.Context, rows []*store.Challenge, owner str
 	}
 	var conflict int64
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		for i, start := 0, 0; start < len(rows); i, start = i+1, start+saveChunk {
-			part := rows[start:min(start+saveChunk, len(rows))]
-			args := make([]any, 0, 3+saveCols*parts[i].rows)
+		for _, p := range parts {
+			part := rows[p.from:p.to]
+			args := make([]any, 0, 3+saveCols*p.size)
 			args = append(args, sqlrow.UnixNano(now), owner, until)
 			saved := make(map[int64]bool, len(part))
 			for _, c := range part {
@@ -234,7 +234,7 @@ func (s *Store) SaveHeld(ctx context.Context, rows []*store.Challenge, owner str
 			}
 			// Padding rows (NULL id) match no row.
 			args = args[:cap(args)]
-			st := tx.StmtContext(ctx, parts[i].stmt)
+			st := tx.StmtContext(ctx, p.stmt)
 			res, err := st.QueryContext(ctx, args...)
 			st.Close()
 			if err != nil {

@@ -66,24 +66,27 @@ func (s *Store) prepared(ctx context.Context, kind string, rows int, build func(
 	return st, nil
 }
 
-// part is one statement of a multi-row write and the rows it takes.
+// part is one statement of a multi-row write and the rows it writes.
 type part struct {
-	stmt *sql.Stmt
-	rows int // the statement's, padding included
+	stmt     *sql.Stmt
+	from, to int // the rows written: [from, to) of the write's
+	size     int // the statement's rows, padding included
 }
 
-// plan returns the prepared statements for writing n rows in parts of at
-// most chunk, in order: each part's statement is of the next size up
-// (sizeFor), the last part padded.
+// plan splits a write of n rows into parts of at most chunk rows, in
+// order, each with the prepared statement of the next size up (sizeFor):
+// the last part is padded.
 func (s *Store) plan(ctx context.Context, kind string, n, chunk int, build func(int) string) ([]part, error) {
 	var out []part
-	for start := 0; start < n; start += chunk {
-		rows := sizeFor(min(chunk, n-start), chunk)
-		st, err := s.prepared(ctx, kind, rows, build)
+	for from := 0; from < n; from += chunk {
+		p := part{from: from, to: min(from+chunk, n)}
+		p.size = sizeFor(p.to-p.from, chunk)
+		st, err := s.prepared(ctx, kind, p.size, build)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, part{st, rows})
+		p.stmt = st
+		out = append(out, p)
 	}
 	return out, nil
 }
