@@ -149,6 +149,11 @@ func (p *Provider) complete(ctx context.Context, core *api.Core, c cert, order a
 	if key == nil {
 		b, err := os.ReadFile(keyPath)
 		if err != nil {
+			// Deleted behind dcvd's back: the certificate is of no use
+			// without it, so the order is forgotten and a new one made.
+			if err := p.state.setOrder(c.id, orderState{}); err != nil {
+				return err
+			}
 			return fmt.Errorf("the order was finalized but its key is gone (%v): the next pass orders again", err)
 		}
 		if key, err = certcrypto.ParsePEMPrivateKey(b); err != nil {
@@ -162,10 +167,13 @@ func (p *Provider) complete(ctx context.Context, core *api.Core, c cert, order a
 	if err := writeCertificate(c, key, raw); err != nil {
 		return fmt.Errorf("writing %s: %w", c.dir, err)
 	}
-	os.Remove(keyPath)
+	// The order is forgotten before its key: a crash in between leaves a
+	// stale pending key (the next order's overwrites it), while the other
+	// way round left an order whose key was gone, which failed every pass.
 	if err := p.state.setOrder(c.id, orderState{}); err != nil {
 		return err
 	}
+	os.Remove(keyPath)
 	p.log.Info("certificate written", "certificate", c.id, "dir", c.dir)
 	if c.deployHook != "" {
 		if err := runHook(ctx, c); err != nil {
