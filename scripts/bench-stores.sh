@@ -2,7 +2,7 @@
 # Store benchmark (issue 15): N challenges over Z zones on a local BIND 9,
 # as DigiCert simulator orders of ten names, validated by real `dcvd run`
 # processes: one on SQLite, one on PostgreSQL, and two at once sharing one
-# PostgreSQL database. Reports wall time, CPU and peak RSS (wait4 rusage)
+# PostgreSQL database. Reports wall time, CPU and peak RSS (its own VmHWM)
 # per process; every order must be issued and no record left.
 # Targets (2 cores): 100,000 challenges <= 120 s on SQLite and <= 180 s on
 # PostgreSQL, peak RSS <= 300 MB per instance, two instances together no

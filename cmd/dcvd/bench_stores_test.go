@@ -20,9 +20,10 @@ import (
 // simulator orders of ten names in ten zones, validated by real `dcvd run`
 // processes: one on SQLite, one on PostgreSQL, and two at once sharing one
 // PostgreSQL database (DCVD_BENCH_MODES picks among sqlite, postgres,
-// postgres-x2). Each process is timed and its peak RSS read from wait4's
-// rusage; CPU is user+system of the process. Every order must end issued
-// and no value may be left in any zone. The simulator runs in this process
+// postgres-x2). Each process is timed and its peak RSS read from its own
+// VmHWM while it runs (watchPeakRSS); CPU is user+system of the process
+// (wait4's rusage). Every order must end issued and no value may be left
+// in any zone. The simulator runs in this process
 // (its CPU is not the instances'). DCVD_BENCH_LOG=dir keeps each
 // instance's log there, at log_level debug (every step, every row's transitions).
 //
