@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,19 +70,7 @@ func (p *benchProvider) Poll(ctx context.Context, order string, chs []providers.
 }
 
 // peakRSS is the process's peak resident set (VmHWM) in bytes.
-func peakRSS() float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
+func peakRSS() float64 { return float64(testenv.PeakRSS("self")) }
 
 // BenchmarkPipeline drives N challenges across 100 zones on a local BIND
 // through the whole pipeline: discover, RFC 2136 add (one UPDATE per zone),

@@ -126,8 +126,8 @@ func BenchmarkStoresProcesses(b *testing.B) {
 					peak := <-peaks[j]
 					b.Logf("instance %d: exit %d, wall %.1f s, cpu %.1f s, peak RSS %.1f MB (wait4's ru_maxrss %.1f MB)",
 						j+1, p.ProcessState.ExitCode(), ends[j].Sub(start).Seconds(), cpu.Seconds(),
-						float64(peak)/1024, float64(ru.Maxrss)/1024)
-					b.ReportMetric(float64(peak)/1024, fmt.Sprintf("peak-RSS-MB-%d", j+1))
+						float64(peak)/(1<<20), float64(ru.Maxrss)/1024)
+					b.ReportMetric(float64(peak)/(1<<20), fmt.Sprintf("peak-RSS-MB-%d", j+1))
 					b.ReportMetric(cpu.Seconds(), fmt.Sprintf("cpu-s-%d", j+1))
 					if p.ProcessState.ExitCode() != 0 {
 						b.Fatalf("instance %d exit %d:\n%s", j+1, p.ProcessState.ExitCode(), tail(errs[j].String(), 4000))
@@ -161,29 +161,18 @@ func BenchmarkStoresProcesses(b *testing.B) {
 }
 
 // watchPeakRSS follows a running process's own peak resident set size
-// (VmHWM in /proc/<pid>/status, in kB) until exited closes, then sends the
-// largest value read. wait4's ru_maxrss cannot tell it: Go starts a child
-// with vfork, and at exec the kernel keeps the larger of the child's and
-// the parent's peak, so a child of this test process (the simulator's
-// orders, an earlier mode's world) reports the test process's size when
-// that is larger. Read every 20 ms, the peak can miss growth in the
-// process's last 20 ms.
+// (testenv.PeakRSS, in bytes) until exited closes, then sends the largest
+// value read. Read every 20 ms, the peak can miss growth in the process's
+// last 20 ms.
 func watchPeakRSS(pid int, exited <-chan struct{}) <-chan int64 {
 	out := make(chan int64, 1)
-	path := fmt.Sprintf("/proc/%d/status", pid)
+	id := strconv.Itoa(pid)
 	go func() {
 		var peak int64
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if b, err := os.ReadFile(path); err == nil {
-				for _, line := range strings.Split(string(b), "\n") {
-					if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-						kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-						peak = max(peak, kb)
-					}
-				}
-			}
+			peak = max(peak, testenv.PeakRSS(id))
 			select {
 			case <-exited:
 				out <- peak
